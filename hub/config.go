@@ -1,0 +1,139 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hermes-hub/hermes/auth"
+	"github.com/hermes-hub/hermes/hub/topic"
+	"github.com/hermes-hub/hermes/transport"
+)
+
+// Path is where the hub is served (DIS-1).
+const Path = "/.well-known/mercure"
+
+// Authenticator finds and verifies the token a request presents. A nil grant
+// with a nil error means the request presented no token at all; a present but
+// invalid token is always an *auth.Error, never anonymous (LEG-5).
+type Authenticator interface {
+	Authenticate(r *http.Request, role auth.Role) (*auth.Grant, error)
+}
+
+// Config is everything a Hub needs. Zero values are documented per field and
+// applied by New; Validate reports values that can never work.
+type Config struct {
+	// Transport stores and orders updates. Required. The hub closes it last
+	// on Close.
+	Transport transport.Transport
+	// Auth verifies tokens. Required (publishing always needs a token).
+	Auth Authenticator
+	// Anonymous lets subscribers without a token receive public updates.
+	Anonymous bool
+	// CORSOrigins lists the origins allowed to make credentialed
+	// cross-origin requests. "*" allows any origin without credentials.
+	// Empty: no CORS headers at all.
+	CORSOrigins []string
+	// TopicOptions holds the base URL relative URL patterns resolve against.
+	TopicOptions topic.Options
+
+	// Heartbeat is the idle period after which a comment line is sent.
+	// Zero means 15 s; negative disables heartbeats.
+	Heartbeat time.Duration
+	// WriteTimeout is the longest a stream lives before the hub ends it
+	// (randomized to 80-100 %, so reconnects do not come as a storm). Zero
+	// means 10 minutes; negative disables the limit.
+	WriteTimeout time.Duration
+	// DispatchTimeout bounds each write to a subscriber. Zero means 5 s.
+	DispatchTimeout time.Duration
+
+	// MaxBodyBytes bounds publish and QUERY bodies (413). Zero means 1 MiB.
+	MaxBodyBytes int64
+	// MaxTopics bounds the topic fields of one publish (413). Zero: 1000.
+	MaxTopics int
+	// MaxFieldBytes bounds each topic, id and type field of a publish (413).
+	// Zero means 4096; data is bounded by MaxBodyBytes only.
+	MaxFieldBytes int
+	// MaxMatchers bounds the match* parameters of one subscription (400).
+	// Zero means 100.
+	MaxMatchers int
+	// MaxLegacyTopics bounds the legacy topic= parameters (400). Zero means
+	// 1000, the allowance of 0.x hubs that legacy clients may rely on.
+	MaxLegacyTopics int
+	// MaxPatternBytes bounds each matcher value (400). Zero means 4096.
+	MaxPatternBytes int
+	// QueueBytes bounds what may wait in one subscriber's queue; a
+	// subscriber past it is disconnected and resumes from history. Zero
+	// means 1 MiB.
+	QueueBytes int
+
+	// Logger receives the hub's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with every zero value replaced by its default.
+func (c Config) withDefaults() Config {
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 15 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Minute
+	}
+	if c.DispatchTimeout == 0 {
+		c.DispatchTimeout = 5 * time.Second
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxTopics == 0 {
+		c.MaxTopics = 1000
+	}
+	if c.MaxFieldBytes == 0 {
+		c.MaxFieldBytes = 4096
+	}
+	if c.MaxMatchers == 0 {
+		c.MaxMatchers = 100
+	}
+	if c.MaxLegacyTopics == 0 {
+		c.MaxLegacyTopics = 1000
+	}
+	if c.MaxPatternBytes == 0 {
+		c.MaxPatternBytes = 4096
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Transport == nil {
+		errs = append(errs, errors.New("hub: no transport"))
+	}
+	if c.Auth == nil {
+		errs = append(errs, errors.New("hub: no authenticator"))
+	}
+	for name, v := range map[string]int64{
+		"MaxBodyBytes": c.MaxBodyBytes, "MaxTopics": int64(c.MaxTopics),
+		"MaxFieldBytes": int64(c.MaxFieldBytes), "MaxMatchers": int64(c.MaxMatchers),
+		"MaxLegacyTopics": int64(c.MaxLegacyTopics), "MaxPatternBytes": int64(c.MaxPatternBytes),
+		"QueueBytes": int64(c.QueueBytes),
+	} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("hub: %s must not be negative", name))
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "" {
+			errs = append(errs, errors.New("hub: empty CORS origin"))
+		}
+	}
+	return errors.Join(errs...)
+}
