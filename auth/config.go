@@ -4,6 +4,7 @@
 package auth
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -37,6 +38,11 @@ type Config struct {
 	// secret; a PEM key requires an explicit asymmetric alg that fits the
 	// key type. "none" is never accepted.
 	Alg string
+	// PublisherAlg and SubscriberAlg override Alg for the key of one role,
+	// for deployments whose two keys are of different kinds (e.g. an HMAC
+	// publisher secret and an RSA subscriber key). Empty: Alg.
+	PublisherAlg  string
+	SubscriberAlg string
 	// JWKSURL is fetched for keys of both roles (selected by kid), cached,
 	// and refreshed periodically and on an unknown kid.
 	JWKSURL string
@@ -44,7 +50,16 @@ type Config struct {
 	// RS256/384/512, PS256/384/512.
 	JWKSAlgs []string
 	// HTTPClient fetches the JWKS. Nil means a client with a 10 s timeout.
+	// Responses are read up to 1 MiB whatever the client.
 	HTTPClient *http.Client
+	// JWKSRefreshInterval is how often the JWKS is fetched again. Zero
+	// means one hour.
+	JWKSRefreshInterval time.Duration
+	// JWKSUnknownKIDInterval is the minimum time between two refreshes
+	// caused by a token whose kid is not in the cached set, so that forged
+	// kids cannot make the hub hammer the authorization server. Zero means
+	// five minutes.
+	JWKSUnknownKIDInterval time.Duration
 
 	// Issuer is the iss every modern (draft-08) token must carry exactly.
 	// Empty: modern tokens are refused (legacy tokens need no issuer).
@@ -64,8 +79,17 @@ type Config struct {
 	// cookie-authenticated publishing is always refused.
 	PublishOrigins []string
 
+	// MaxTokenBytes bounds the length of a presented token. A longer one is
+	// a malformed presentation: 400 invalid_request, whatever its source.
+	// Zero means 16 KiB (a legacy token listing many topics can exceed the
+	// 8 KiB header buffers of some proxies, so the hub should not be the
+	// tighter limit).
+	MaxTokenBytes int
+
 	// TopicOptions is passed to topic.Compile for the matchers of grants.
 	TopicOptions topic.Options
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+	// Logger receives JWKS fetch failures. Nil means slog.Default().
+	Logger *slog.Logger
 }

@@ -20,6 +20,9 @@ const Path = "/.well-known/mercure"
 // invalid token is always an *auth.Error, never anonymous (LEG-5).
 type Authenticator interface {
 	Authenticate(r *http.Request, role auth.Role) (*auth.Grant, error)
+	// ResourceID is the identifier modern tokens must name in aud: the
+	// configured one, or the one derived from the request.
+	ResourceID(r *http.Request) string
 }
 
 // Config is everything a Hub needs. Zero values are documented per field and
@@ -36,6 +39,9 @@ type Config struct {
 	// cross-origin requests. "*" allows any origin without credentials.
 	// Empty: no CORS headers at all.
 	CORSOrigins []string
+	// CookieName is the token cookie announced in the metadata document
+	// (mercure_cookie). Empty means __Secure-mercure_access_token.
+	CookieName string
 	// TopicOptions holds the base URL relative URL patterns resolve against.
 	TopicOptions topic.Options
 
@@ -104,6 +110,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = 1 << 20
+	}
+	if c.CookieName == "" {
+		c.CookieName = auth.ModernCookieName
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -30,6 +30,7 @@ type Event struct {
 	Retry   uint64
 	Data    string
 	// Time is when the hub accepted the event; retention by age uses it.
+	// Append sets it to the current time when it is zero.
 	Time time.Time
 
 	// Frame is the hub's wire encoding of the event. Transports never
@@ -44,8 +45,11 @@ type Event struct {
 type Transport interface {
 	// Append assigns ev.Seq and stores the event. When Append returns nil
 	// the event is durable (as durable as the backend can make it) and it
-	// will be delivered on Feed. Concurrent Appends are allowed; Seq order is
-	// the order in which events reach Feed.
+	// will be delivered on Feed (unless the transport is closed first).
+	// Concurrent Appends are allowed; Seq order is the order in which events
+	// reach Feed. A context that is done before the event is accepted makes
+	// Append fail without storing it; once accepted, the event is stored and
+	// fed whatever happens to the context.
 	Append(ctx context.Context, ev *Event) error
 
 	// Feed delivers every appended event exactly once, in Seq order. There is
@@ -55,8 +59,10 @@ type Transport interface {
 	Feed() <-chan *Event
 
 	// Lookup resolves an event id to the Seq of its earliest stored
-	// occurrence. ok is false when the id is unknown or has been removed by
-	// retention. It is an index lookup, not a scan.
+	// occurrence (REC-9). ok is false when the id is unknown or every
+	// occurrence has been removed by retention; when only the earliest ones
+	// were removed, the earliest occurrence still stored wins. It is an
+	// index lookup, not a scan.
 	Lookup(ctx context.Context, id string) (seq uint64, ok bool, err error)
 
 	// Replay calls fn for every stored event with after < Seq <= until, in
@@ -69,8 +75,9 @@ type Transport interface {
 	// It survives restarts of durable transports.
 	LastSeq() uint64
 
-	// Close stops the transport and closes Feed. Appends after Close fail
-	// with ErrClosed.
+	// Close stops the transport and closes Feed, also when Appends are
+	// blocked on a Feed nobody reads (they then fail). Appends after Close
+	// fail with ErrClosed. Close is idempotent.
 	Close() error
 }
 

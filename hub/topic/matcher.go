@@ -1,9 +1,13 @@
-// Package topic validates topics and matches them against the selectors of
-// both protocol generations: exact and URL Pattern matchers (draft-08) and
-// the legacy selectors of 0.x hubs (exact string, RFC 6570 URI template, *).
 package topic
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/dunglas/go-urlpattern"
+	whatwg "github.com/nlnwa/whatwg-url/url"
+)
 
 // Matcher types. Exact and URLPattern are the draft-08 names (canonical,
 // lowercase, as they appear in match_<type> and in tokens); Legacy is the
@@ -17,6 +21,16 @@ const (
 // Wildcard matches every topic, whatever the matcher type (MAT-3, LEG-2).
 const Wildcard = "*"
 
+// defaultBase is the hub URL used when Options.Base is empty.
+const defaultBase = "http://localhost/.well-known/mercure"
+
+// maxPatternLength is a backstop against absurd patterns reaching the
+// compilers (URL Pattern and URI template compile to regular expressions
+// whose size grows with the pattern). The hub applies its own, smaller,
+// protocol limit (4096 bytes, SUB-10) before calling Compile; this one only
+// protects callers that forget to.
+const maxPatternLength = 64 << 10
+
 // ErrInvalidPattern is returned (wrapped) for a pattern that is not valid
 // for its type. The compiler's own message is never shown to clients.
 var ErrInvalidPattern = errors.New("invalid topic matcher pattern")
@@ -25,13 +39,160 @@ var ErrInvalidPattern = errors.New("invalid topic matcher pattern")
 type Options struct {
 	// Base is the absolute URL relative URL patterns and relative topics
 	// are resolved against (the hub URL, e.g.
-	// https://hub.example/.well-known/mercure).
+	// https://hub.example/.well-known/mercure). Empty means
+	// http://localhost/.well-known/mercure.
 	Base string
 }
 
+// kind is how Match evaluates a topic; a switch on it keeps Match free of
+// indirect calls and allocations for the common kinds.
+type kind uint8
+
+const (
+	kindNone       kind = iota // zero Matcher: matches nothing
+	kindWildcard               // "*": matches everything
+	kindExact                  // byte equality with pattern
+	kindTemplate               // legacy URI template: equality, then regexp
+	kindURLPattern             // WHATWG URL Pattern
+)
+
 // Matcher is a compiled selector. It is immutable and safe for concurrent use.
+// The zero value matches nothing.
 type Matcher struct {
 	typ     string
 	pattern string
-	impl    func(topic string) bool // nil: exact comparison or wildcard
+	kind    kind
+
+	// kindTemplate: the anchored regular expression of the URI template.
+	re *regexp.Regexp
+
+	// kindURLPattern: the compiled pattern and the parsed hub URL relative
+	// topics are resolved against.
+	up       *urlpattern.URLPattern
+	base     *whatwg.Url
+	baseHref string // serialized base, part of the cache keys
+}
+
+// Compile builds a matcher. typ is TypeExact, TypeURLPattern or TypeLegacy;
+// any other typ is an error wrapping ErrInvalidPattern, even for "*", because
+// a matcher type the hub cannot interpret must fail loudly (MAT-2).
+//
+// The pattern must pass ValidString. "*" is the wildcard for every type and
+// is recognized before any type-specific parsing (MAT-3, LEG-2).
+//
+// Every error caused by typ or pattern wraps ErrInvalidPattern and never
+// repeats the text of the underlying compiler (SUB-8). An unusable
+// opt.Base is a configuration error and does not wrap ErrInvalidPattern.
+func Compile(typ, pattern string, opt Options) (*Matcher, error) {
+	switch typ {
+	case TypeExact, TypeURLPattern, TypeLegacy:
+	default:
+		return nil, fmt.Errorf("%w: unsupported matcher type", ErrInvalidPattern)
+	}
+	if len(pattern) > maxPatternLength {
+		return nil, fmt.Errorf("%w: pattern longer than %d bytes", ErrInvalidPattern, maxPatternLength)
+	}
+	if err := ValidString(pattern); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidPattern, err)
+	}
+
+	m := &Matcher{typ: typ, pattern: pattern}
+	if pattern == Wildcard {
+		m.kind = kindWildcard
+		return m, nil
+	}
+
+	switch typ {
+	case TypeExact:
+		m.kind = kindExact
+	case TypeLegacy:
+		if re := compileTemplate(pattern); re != nil {
+			m.kind = kindTemplate
+			m.re = re
+		} else {
+			// LEG-2: not a template (or a broken one): plain equality.
+			m.kind = kindExact
+		}
+	case TypeURLPattern:
+		base, err := parseBase(opt.Base)
+		if err != nil {
+			return nil, err
+		}
+		baseHref := base.Href(false)
+		up, err := compileURLPattern(pattern, baseHref)
+		if err != nil {
+			return nil, err
+		}
+		m.kind = kindURLPattern
+		m.up = up
+		m.base = base
+		m.baseHref = baseHref
+	}
+	return m, nil
+}
+
+// Type returns the matcher type given to Compile.
+func (m *Matcher) Type() string {
+	if m == nil {
+		return ""
+	}
+	return m.typ
+}
+
+// Pattern returns the pattern given to Compile, unchanged.
+func (m *Matcher) Pattern() string {
+	if m == nil {
+		return ""
+	}
+	return m.pattern
+}
+
+// IsWildcard reports whether m is the "*" matcher.
+func (m *Matcher) IsWildcard() bool {
+	return m != nil && m.kind == kindWildcard
+}
+
+// ExactKey returns the single topic m matches when matching is plain byte
+// equality (exact matchers, and legacy selectors that are not templates), so
+// the hub can index it in a hash map. ok is false for the wildcard, URI
+// templates and URL patterns, which must be evaluated with Match.
+func (m *Matcher) ExactKey() (key string, ok bool) {
+	if m == nil || m.kind != kindExact {
+		return "", false
+	}
+	return m.pattern, true
+}
+
+// Match reports whether topic is selected by m. It never fails: a topic that
+// cannot be interpreted for m's type (e.g. an unparsable URL for a URL
+// pattern, MAT-8) does not match.
+func (m *Matcher) Match(topic string) bool {
+	if m == nil {
+		return false
+	}
+	switch m.kind {
+	case kindWildcard:
+		return true
+	case kindExact:
+		return topic == m.pattern
+	case kindTemplate:
+		// LEG-2: a template also matches itself, byte for byte.
+		return topic == m.pattern || m.re.MatchString(topic)
+	case kindURLPattern:
+		return m.matchURL(topic)
+	default:
+		return false
+	}
+}
+
+// MatchAny reports whether at least one of topics is selected by m (an update
+// is routed on its canonical and alternate topics alike, TOP-2). An empty
+// list matches nothing, even for the wildcard.
+func (m *Matcher) MatchAny(topics []string) bool {
+	for _, t := range topics {
+		if m.Match(t) {
+			return true
+		}
+	}
+	return false
 }

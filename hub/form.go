@@ -1,0 +1,70 @@
+package hub
+
+import "strings"
+
+// pair is one name/value of an application/x-www-form-urlencoded string, in
+// the order it appeared.
+type pair struct{ name, value string }
+
+// parseForm decodes s with the WHATWG urlencoded parser (the algorithm of
+// URLSearchParams, SUB-6): sequences split on '&', empty sequences skipped, a
+// name without '=' has the empty value, '+' is a space and percent-escapes
+// are decoded where valid and kept literally where not. Unlike
+// net/url.ParseQuery it never drops a pair (';' is an ordinary byte) and it
+// keeps the order of pairs, which the repeated topic and matcher parameters
+// need.
+//
+// max bounds the number of pairs; parseForm returns ok=false when s holds
+// more, so that a client cannot make the hub allocate without limit.
+func parseForm(s string, max int) (pairs []pair, ok bool) {
+	for s != "" {
+		var seq string
+		seq, s, _ = strings.Cut(s, "&")
+		if seq == "" {
+			continue
+		}
+		if len(pairs) == max {
+			return pairs, false
+		}
+		name, value, _ := strings.Cut(seq, "=")
+		pairs = append(pairs, pair{formDecode(name), formDecode(value)})
+	}
+	return pairs, true
+}
+
+// formDecode replaces '+' by a space and decodes valid %XX escapes; invalid
+// escapes stay as they are. The result may be invalid UTF-8: callers check.
+func formDecode(s string) string {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '+':
+			b.WriteByte(' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}

@@ -1,0 +1,174 @@
+// Package hub serves the Mercure protocol over HTTP: publish, subscribe, and
+// the fan-out between them. It speaks both protocol generations on one
+// endpoint, decided per request and per token.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorilla/mux"
+	"github.com/rs/cors"
+
+	"github.com/hermes-hub/hermes/auth"
+)
+
+// Hub is the Mercure hub: an http.Handler for the hub path and the
+// dispatcher that fans updates out from the transport's feed.
+type Hub struct {
+	cfg     Config
+	log     *slog.Logger
+	handler http.Handler
+	reg     *registry
+
+	// ctx ends every stream when the hub closes.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	dispatched chan struct{} // closed when the dispatcher has stopped
+
+	// mu orders stream starts against Close, so that no stream starts once
+	// Close waits for the open ones.
+	mu        sync.Mutex
+	closing   bool
+	streams   sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+
+	overflows atomic.Uint64
+}
+
+// New starts a hub on cfg.Transport. The caller closes it with Close.
+func New(cfg Config) (*Hub, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	h := &Hub{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		reg:        newRegistry(cfg.Transport.LastSeq()),
+		dispatched: make(chan struct{}),
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.reg.overflows = func() { h.overflows.Add(1) }
+
+	r := mux.NewRouter()
+	r.Path(Path).Methods(http.MethodGet, http.MethodHead, methodQuery).HandlerFunc(h.subscribe)
+	r.Path(Path).Methods(http.MethodPost).HandlerFunc(h.publish)
+	r.Path(MetadataPath).Methods(http.MethodGet, http.MethodHead).HandlerFunc(h.metadata)
+	r.Path("/healthz").Methods(http.MethodGet, http.MethodHead).HandlerFunc(healthz)
+	r.Path("/readyz").Methods(http.MethodGet, http.MethodHead).HandlerFunc(h.readyz)
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	})
+	h.handler = securityHeaders(h.withCORS(r))
+
+	go h.run()
+	return h, nil
+}
+
+// methodQuery is the safe method with a body (SUB-2).
+const methodQuery = "QUERY"
+
+// ServeHTTP serves the hub path.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.handler.ServeHTTP(w, r)
+}
+
+// run dispatches the transport's feed until it is closed.
+func (h *Hub) run() {
+	defer close(h.dispatched)
+	for ev := range h.cfg.Transport.Feed() {
+		h.reg.dispatch(ev)
+	}
+}
+
+// Close ends every stream, waits for their handlers to return (or ctx to
+// end), then closes the transport: last, so that every publish already
+// answered has reached it.
+func (h *Hub) Close(ctx context.Context) error {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		h.closing = true
+		h.mu.Unlock()
+		h.cancel()
+		done := make(chan struct{})
+		go func() { h.streams.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			h.closeErr = fmt.Errorf("hub: streams still open: %w", ctx.Err())
+		}
+		if err := h.cfg.Transport.Close(); err != nil {
+			h.closeErr = errors.Join(h.closeErr, fmt.Errorf("hub: closing transport: %w", err))
+		}
+		<-h.dispatched
+	})
+	return h.closeErr
+}
+
+// withCORS answers preflights and adds CORS headers for the allowed origins.
+// Credentials are allowed with an allowlist and never with "*" (CORS-1/2):
+// browsers refuse "*" with credentials anyway, so sending both only hides a
+// misconfiguration.
+func (h *Hub) withCORS(next http.Handler) http.Handler {
+	if len(h.cfg.CORSOrigins) == 0 {
+		return next
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins:   h.cfg.CORSOrigins,
+		AllowCredentials: !slices.Contains(h.cfg.CORSOrigins, "*"),
+		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, methodQuery},
+		// last-event-id for cross-origin EventSource reconnects, authorization
+		// and cache-control for header-based polyfills.
+		AllowedHeaders: []string{"Authorization", "Last-Event-ID", "Cache-Control"},
+		ExposedHeaders: []string{"Link", "Last-Event-ID", "Mercure-Last-Event-ID"},
+	}).Handler(next)
+}
+
+// securityHeaders sets the headers every response of the hub carries: none of
+// them is a page to frame or sniff.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Content-Security-Policy", "default-src 'self'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeAuthError answers a token problem with its status and RFC 6750
+// challenge (ERR-1..5). The reason is logged, never sent.
+func (h *Hub) writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *auth.Error
+	if !errors.As(err, &ae) {
+		h.log.Warn("authorization failed", "error", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	h.log.Debug("request refused", "status", ae.Status, "reason", ae.Reason, "method", r.Method, "remote", r.RemoteAddr)
+	w.Header().Set("WWW-Authenticate", ae.Challenge(h.metadataURL(r)))
+	http.Error(w, http.StatusText(ae.Status), ae.Status)
+}
+
+// startStream accounts for a new stream; false once the hub is closing.
+func (h *Hub) startStream() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.streams.Add(1)
+	return true
+}
+
+// Subscribers is the number of connected subscribers.
+func (h *Hub) Subscribers() int { return h.reg.size() }

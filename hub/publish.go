@@ -1,0 +1,225 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/hermes-hub/hermes/auth"
+	"github.com/hermes-hub/hermes/hub/topic"
+	"github.com/hermes-hub/hermes/transport"
+)
+
+// requestError is a client error with its status and a message safe to show.
+type requestError struct {
+	status int
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+func badRequest(format string, a ...any) error {
+	return &requestError{http.StatusBadRequest, fmt.Sprintf(format, a...)}
+}
+
+func tooLarge(format string, a ...any) error {
+	return &requestError{http.StatusRequestEntityTooLarge, fmt.Sprintf(format, a...)}
+}
+
+// writeRequestError answers a requestError with its status, anything else
+// with 500.
+func (h *Hub) writeRequestError(w http.ResponseWriter, err error) {
+	var re *requestError
+	if errors.As(err, &re) {
+		http.Error(w, re.msg, re.status)
+		return
+	}
+	h.log.Warn("request failed", "error", err)
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+// publish handles POST: authorize, parse and validate the form, append the
+// event to the transport (durable before 200), answer the id (PUB-*).
+func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
+	// Authorization comes before the body is even read (ref order, §1.13): a
+	// request without a valid token learns nothing about its fields.
+	grant, err := h.cfg.Auth.Authenticate(r, auth.Publisher)
+	if err != nil {
+		h.writeAuthError(w, r, err)
+		return
+	}
+	if grant == nil {
+		h.writeAuthError(w, r, auth.ErrMissingToken())
+		return
+	}
+	ev, err := h.parseUpdate(w, r)
+	if err != nil {
+		h.writeRequestError(w, err)
+		return
+	}
+	for _, t := range ev.Topics {
+		if !grant.CanPublish(t) {
+			h.writeAuthError(w, r, auth.ErrInsufficientScope("topic not granted for publishing"))
+			return
+		}
+	}
+	if err := h.cfg.Transport.Append(r.Context(), ev); err != nil {
+		h.log.Warn("publish: storing the update failed", "id", ev.ID, "error", err)
+		http.Error(w, "the update could not be stored", http.StatusServiceUnavailable)
+		return
+	}
+	h.log.Debug("published", "id", ev.ID, "topics", len(ev.Topics), "private", ev.Private)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, ev.ID)
+}
+
+// readForm reads a form-urlencoded body bounded by MaxBodyBytes.
+func (h *Hub) readForm(w http.ResponseWriter, r *http.Request, required bool) ([]pair, error) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" && !required && r.ContentLength == 0 {
+		return nil, nil
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, badRequest("the body must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge("the body exceeds %d bytes", h.cfg.MaxBodyBytes)
+		}
+		return nil, badRequest("reading the body failed")
+	}
+	// Every pair costs at least one byte plus a separator, so this bound only
+	// stops absurd inputs; the field limits below do the real work.
+	pairs, ok := parseForm(string(body), h.cfg.MaxTopics+h.cfg.MaxMatchers+64)
+	if !ok {
+		return nil, tooLarge("too many fields")
+	}
+	return pairs, nil
+}
+
+// parseUpdate turns the publish form into an event, enforcing the field
+// rules of draft-08 (PUB-2..13) for every publisher: the stricter rules cost
+// legacy clients nothing they use, and they close injection holes.
+func (h *Hub) parseUpdate(w http.ResponseWriter, r *http.Request) (*transport.Event, error) {
+	pairs, err := h.readForm(w, r, true)
+	if err != nil {
+		return nil, err
+	}
+	ev := &transport.Event{}
+	var seen struct{ data, id, typ, retry bool }
+	for _, p := range pairs {
+		switch p.name {
+		case "topic":
+			if len(ev.Topics) == h.cfg.MaxTopics {
+				return nil, tooLarge("more than %d topics", h.cfg.MaxTopics)
+			}
+			if len(p.value) > h.cfg.MaxFieldBytes {
+				return nil, tooLarge("a topic exceeds %d bytes", h.cfg.MaxFieldBytes)
+			}
+			if err := topic.ValidString(p.value); err != nil {
+				return nil, badRequest("invalid topic: %v", err)
+			}
+			if p.value == topic.Wildcard {
+				return nil, badRequest(`the topic "*" cannot be published`)
+			}
+			if topic.IsReserved(p.value, Path) {
+				return nil, badRequest("the topic is in the hub's reserved namespace")
+			}
+			ev.Topics = append(ev.Topics, p.value)
+		case "data":
+			if seen.data {
+				continue
+			}
+			seen.data = true
+			if !utf8.ValidString(p.value) {
+				return nil, badRequest("data is not valid UTF-8")
+			}
+			ev.Data = p.value
+		case "private":
+			// Presence alone makes the update private; the value is never
+			// read (PUB-9): "private=false" is private too.
+			ev.Private = true
+		case "id":
+			if seen.id {
+				continue
+			}
+			seen.id = true
+			if err := h.checkField("id", p.value); err != nil {
+				return nil, err
+			}
+			if strings.HasPrefix(p.value, "#") || p.value == "earliest" {
+				return nil, badRequest(`the id must not start with "#" nor be "earliest"`)
+			}
+			ev.ID = p.value
+		case "type":
+			if seen.typ {
+				continue
+			}
+			seen.typ = true
+			if err := h.checkField("type", p.value); err != nil {
+				return nil, err
+			}
+			if p.value == "mercure" {
+				return nil, badRequest(`the type "mercure" is reserved`)
+			}
+			ev.Type = p.value
+		case "retry":
+			if seen.retry || p.value == "" {
+				continue
+			}
+			seen.retry = true
+			n, err := parseRetry(p.value)
+			if err != nil {
+				return nil, err
+			}
+			ev.Retry = n
+		}
+	}
+	if len(ev.Topics) == 0 {
+		return nil, badRequest(`missing "topic" parameter`)
+	}
+	if ev.ID == "" {
+		// v4, not v7: a time-ordered id would tell subscribers when
+		// updates they cannot read were published (REC-12).
+		ev.ID = "urn:uuid:" + uuid.NewString()
+	}
+	ev.Time = time.Now()
+	ev.Frame = encodeEvent(ev)
+	return ev, nil
+}
+
+func (h *Hub) checkField(name, v string) error {
+	if len(v) > h.cfg.MaxFieldBytes {
+		return tooLarge("the %s exceeds %d bytes", name, h.cfg.MaxFieldBytes)
+	}
+	if err := topic.ValidString(v); err != nil {
+		return badRequest("invalid %s: %v", name, err)
+	}
+	return nil
+}
+
+// parseRetry accepts ASCII digits only (PUB-12): strconv would also take a
+// sign.
+func parseRetry(v string) (uint64, error) {
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, badRequest("retry must be a non-negative integer")
+		}
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, badRequest("retry is out of range")
+	}
+	return n, nil
+}

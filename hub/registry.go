@@ -1,0 +1,158 @@
+package hub
+
+import (
+	"sync"
+
+	"github.com/hermes-hub/hermes/transport"
+)
+
+// registry indexes the connected subscribers by what they match and
+// dispatches events to them. Exact topics (the common case) are found by a
+// map lookup; only subscribers with template, URL pattern or wildcard
+// matchers are scanned.
+//
+// One mutex guards it. The dispatcher holds it for one event at a time, and a
+// subscriber registers under it while noting the last dispatched Seq, so no
+// event can fall between its history replay and its live queue (REC-15).
+type registry struct {
+	mu      sync.Mutex
+	lastSeq uint64 // Seq of the last dispatched event
+	exact   map[string]*bucket
+	scan    []*subscriber // subscribers with at least one non-exact matcher
+	scanPos map[*subscriber]int
+	count   int
+
+	overflows func() // called (under mu) when a subscriber's queue overflows
+}
+
+// bucket is the set of subscribers of one exact topic: a slice to iterate
+// fast and positions to remove in O(1) when many subscribers share a topic.
+type bucket struct {
+	subs []*subscriber
+	pos  map[*subscriber]int
+}
+
+func newRegistry(lastSeq uint64) *registry {
+	return &registry{
+		lastSeq: lastSeq,
+		exact:   make(map[string]*bucket),
+		scanPos: make(map[*subscriber]int),
+	}
+}
+
+// add registers s and returns the Seq of the last dispatched event: every
+// event after it reaches s through its queue (unless its Seq <= minSeq).
+func (r *registry) add(s *subscriber, minSeq uint64) (attach uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.minSeq = max(minSeq, r.lastSeq)
+	scanned := false
+	for _, m := range s.matchers {
+		key, ok := m.ExactKey()
+		if !ok {
+			if !scanned {
+				r.scanPos[s] = len(r.scan)
+				r.scan = append(r.scan, s)
+				scanned = true
+			}
+			continue
+		}
+		b := r.exact[key]
+		if b == nil {
+			b = &bucket{pos: make(map[*subscriber]int)}
+			r.exact[key] = b
+		}
+		if _, dup := b.pos[s]; dup {
+			continue
+		}
+		b.pos[s] = len(b.subs)
+		b.subs = append(b.subs, s)
+	}
+	r.count++
+	return r.lastSeq
+}
+
+// remove unregisters s; it is idempotent.
+func (r *registry) remove(s *subscriber) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	found := false
+	if i, ok := r.scanPos[s]; ok {
+		found = true
+		last := len(r.scan) - 1
+		r.scan[i] = r.scan[last]
+		r.scanPos[r.scan[i]] = i
+		r.scan[last] = nil
+		r.scan = r.scan[:last]
+		delete(r.scanPos, s)
+	}
+	for _, m := range s.matchers {
+		key, ok := m.ExactKey()
+		if !ok {
+			continue
+		}
+		b := r.exact[key]
+		if b == nil {
+			continue
+		}
+		i, ok := b.pos[s]
+		if !ok {
+			continue
+		}
+		found = true
+		last := len(b.subs) - 1
+		b.subs[i] = b.subs[last]
+		b.pos[b.subs[i]] = i
+		b.subs[last] = nil
+		b.subs = b.subs[:last]
+		delete(b.pos, s)
+		if len(b.subs) == 0 {
+			delete(r.exact, key)
+		}
+	}
+	if found {
+		r.count--
+	}
+}
+
+// dispatch hands ev to every subscriber that wants it. Per subscriber it is
+// a few comparisons and a slice append of the shared frame: no encoding, no
+// allocation beyond amortized queue growth.
+func (r *registry) dispatch(ev *transport.Event) {
+	f := frame(ev)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastSeq = ev.Seq
+	for _, t := range ev.Topics {
+		if b := r.exact[t]; b != nil {
+			for _, s := range b.subs {
+				r.deliver(s, ev, f)
+			}
+		}
+	}
+	for _, s := range r.scan {
+		if s.lastSeq != ev.Seq && s.wants(ev) {
+			r.deliver(s, ev, f)
+		}
+	}
+}
+
+func (r *registry) deliver(s *subscriber, ev *transport.Event, f []byte) {
+	if ev.Seq <= s.minSeq || s.lastSeq == ev.Seq {
+		return
+	}
+	if ev.Private && !s.grant.CanSubscribe(ev.Topics) {
+		return
+	}
+	s.lastSeq = ev.Seq
+	if !s.enqueue(f) && r.overflows != nil {
+		r.overflows()
+	}
+}
+
+// size is the number of registered subscribers.
+func (r *registry) size() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count
+}

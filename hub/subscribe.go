@@ -1,0 +1,377 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hermes-hub/hermes/auth"
+	"github.com/hermes-hub/hermes/hub/topic"
+	"github.com/hermes-hub/hermes/transport"
+)
+
+// earliest is the cursor that means "all history" and the answer for a
+// cursor that names nothing we keep (REC-8, REC-11).
+const earliest = "earliest"
+
+// subscription is a parsed subscribe request.
+type subscription struct {
+	matchers []*topic.Matcher
+	// cursor is the requested Last-Event-ID; hasCursor is true when any
+	// cursor source was present, even empty (REC-10).
+	cursor    string
+	hasCursor bool
+}
+
+// cursorParams are the query (and QUERY body) names of the cursor, in
+// precedence order after the Last-Event-ID header: draft-08, then the 0.14+
+// legacy name, then event-source-polyfill's default spelling, then the
+// pre-0.14 name.
+var cursorParams = [...]string{"last_event_id", "lastEventID", "lastEventId", "Last-Event-ID"}
+
+// parseSubscription reads matchers and the cursor from the query and, for
+// QUERY, the body: one subscription per matcher parameter, the union of
+// both sources, the query first (SUB-3).
+func (h *Hub) parseSubscription(r *http.Request, body []pair) (*subscription, error) {
+	query, ok := parseForm(r.URL.RawQuery, h.cfg.MaxLegacyTopics+h.cfg.MaxMatchers+64)
+	if !ok {
+		return nil, badRequest("too many query parameters")
+	}
+	sub := &subscription{}
+	var cursors [len(cursorParams)]*string
+	var legacy, modern int
+	for _, p := range append(query, body...) {
+		typ, isMatcher, err := matcherType(p.name)
+		if err != nil {
+			return nil, err
+		}
+		if !isMatcher {
+			for i, name := range cursorParams {
+				if p.name == name && cursors[i] == nil {
+					v := p.value
+					cursors[i] = &v
+				}
+			}
+			continue
+		}
+		if typ == topic.TypeLegacy {
+			if legacy++; legacy > h.cfg.MaxLegacyTopics {
+				return nil, badRequest("more than %d topic parameters", h.cfg.MaxLegacyTopics)
+			}
+		} else if modern++; modern > h.cfg.MaxMatchers {
+			return nil, badRequest("more than %d match parameters", h.cfg.MaxMatchers)
+		}
+		if len(p.value) > h.cfg.MaxPatternBytes {
+			return nil, badRequest("a matcher exceeds %d bytes", h.cfg.MaxPatternBytes)
+		}
+		if !utf8.ValidString(p.value) {
+			return nil, badRequest("a matcher is not valid UTF-8")
+		}
+		m, err := topic.Compile(typ, p.value, h.cfg.TopicOptions)
+		if err != nil {
+			// The compiler's message is not echoed (SUB-8).
+			return nil, badRequest("invalid topic matcher pattern")
+		}
+		sub.matchers = append(sub.matchers, m)
+	}
+	if len(sub.matchers) == 0 {
+		return nil, badRequest(`missing "topic" or "match" parameter`)
+	}
+
+	// The header wins over every parameter (REC-5); an empty value falls
+	// through to the next source but still counts as a cursor (REC-10).
+	if vs, ok := r.Header["Last-Event-Id"]; ok {
+		sub.hasCursor = true
+		if len(vs) > 0 {
+			sub.cursor = vs[0]
+		}
+	}
+	for _, c := range cursors {
+		if c == nil {
+			continue
+		}
+		sub.hasCursor = true
+		if sub.cursor == "" {
+			sub.cursor = *c
+		}
+	}
+	return sub, nil
+}
+
+// matcherType maps a parameter name to a matcher type. Names starting with
+// "match" in any case are reserved (SUB-7): an unsupported one is an error,
+// not silently ignored.
+func matcherType(name string) (typ string, ok bool, err error) {
+	switch name {
+	case "topic":
+		return topic.TypeLegacy, true, nil
+	case "match", "match_exact":
+		return topic.TypeExact, true, nil
+	case "match_urlpattern":
+		return topic.TypeURLPattern, true, nil
+	}
+	if len(name) >= 5 && strings.EqualFold(name[:5], "match") {
+		return "", false, badRequest("unsupported matcher parameter")
+	}
+	return "", false, nil
+}
+
+// subscribe handles GET, HEAD and QUERY: authorize, register, replay the
+// history the cursor asks for, then stream live events.
+func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
+	var body []pair
+	if r.Method == methodQuery {
+		var err error
+		if body, err = h.readForm(w, r, false); err != nil {
+			h.writeRequestError(w, err)
+			return
+		}
+	}
+	grant, err := h.cfg.Auth.Authenticate(r, auth.Subscriber)
+	if err != nil {
+		h.writeAuthError(w, r, err)
+		return
+	}
+	if grant == nil && !h.cfg.Anonymous {
+		h.writeAuthError(w, r, auth.ErrMissingToken())
+		return
+	}
+	sub, err := h.parseSubscription(r, body)
+	if err != nil {
+		h.writeRequestError(w, err)
+		return
+	}
+
+	// Resolve the cursor before registering: a lookup is an index read.
+	var after uint64
+	replay := false
+	answer := ""
+	if sub.hasCursor {
+		answer = earliest
+		switch sub.cursor {
+		case "", earliest:
+			replay = sub.cursor == earliest
+		default:
+			seq, ok, err := h.cfg.Transport.Lookup(r.Context(), sub.cursor)
+			if err != nil {
+				h.log.Warn("subscribe: cursor lookup failed", "error", err)
+				http.Error(w, "history is unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			if ok {
+				after, replay, answer = seq, true, sub.cursor
+			}
+		}
+	}
+
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "private, no-cache, no-store, must-revalidate, max-age=0")
+	hd.Set("Pragma", "no-cache")
+	hd.Set("Expires", "0")
+	// nginx buffers responses unless told otherwise; a buffered stream is no
+	// stream at all.
+	hd.Set("X-Accel-Buffering", "no")
+	if sub.hasCursor {
+		hd.Set("Last-Event-ID", answer)
+		hd.Set("Mercure-Last-Event-ID", answer)
+	}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+
+	if !h.startStream() {
+		http.Error(w, "the hub is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer h.streams.Done()
+	s := newSubscriber(sub.matchers, grant, h.cfg.QueueBytes)
+	st := &stream{h: h, w: w, rc: http.NewResponseController(w), s: s}
+	st.deadline = h.deadline(grant)
+	defer func() {
+		h.reg.remove(s)
+		s.end()
+	}()
+
+	w.WriteHeader(http.StatusOK)
+	if err := st.write(heartbeat); err != nil {
+		return
+	}
+	if err := st.flush(); err != nil {
+		return
+	}
+	if !replay {
+		h.reg.add(s, 0)
+	} else if err := st.replay(r.Context(), after); err != nil {
+		if !errors.Is(err, context.Canceled) {
+			h.log.Debug("subscribe: replay ended", "error", err)
+		}
+		return
+	}
+	st.live(r.Context())
+}
+
+// deadline is when a stream must end: the write timeout and the token's
+// expiry, each randomized to 80-100 % of the time left so that clients do not
+// all reconnect at once (AZ-5, LEG-9). Zero means never.
+func (h *Hub) deadline(grant *auth.Grant) time.Time {
+	now := time.Now()
+	var d time.Time
+	jitter := func(left time.Duration) time.Time {
+		return now.Add(left - time.Duration(rand.Float64()*0.2*float64(left)))
+	}
+	if h.cfg.WriteTimeout > 0 {
+		d = jitter(h.cfg.WriteTimeout)
+	}
+	if grant != nil && !grant.Expires.IsZero() {
+		left := max(grant.Expires.Sub(now), 0)
+		if e := jitter(left); d.IsZero() || e.Before(d) {
+			d = e
+		}
+	}
+	return d
+}
+
+// stream writes one subscriber's response.
+type stream struct {
+	h        *Hub
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	s        *subscriber
+	deadline time.Time
+}
+
+// write sends b with a write deadline of DispatchTimeout, capped at the
+// stream's deadline, so a stuck client costs one timeout, not a goroutine
+// forever.
+func (st *stream) write(b []byte) error {
+	st.setWriteDeadline()
+	_, err := st.w.Write(b)
+	return err
+}
+
+func (st *stream) setWriteDeadline() {
+	d := time.Now().Add(st.h.cfg.DispatchTimeout)
+	if !st.deadline.IsZero() && st.deadline.Before(d) {
+		d = st.deadline
+	}
+	// Not every ResponseWriter supports deadlines (httptest recorders); the
+	// stream still works without them.
+	_ = st.rc.SetWriteDeadline(d)
+}
+
+func (st *stream) flush() error {
+	return st.rc.Flush()
+}
+
+// maxCatchUpGap is how far behind the last stored event a replay may be when
+// the subscriber registers: what remains is replayed while live events queue,
+// so the queue only has to hold what arrives during a short tail.
+const maxCatchUpGap = 256
+
+// replay sends the stored events after the cursor, then registers the
+// subscriber for live delivery with no gap and no duplicate (design.md,
+// REC-15). Replay runs at the client's pace and has no length cap: while
+// far behind, it reads history without being registered (nothing queues);
+// once close to the end it registers, noting the last dispatched Seq under
+// the registry lock, and replays the short tail up to it while live events
+// queue.
+func (st *stream) replay(ctx context.Context, after uint64) error {
+	tr := st.h.cfg.Transport
+	for {
+		last := tr.LastSeq()
+		if last <= after+maxCatchUpGap {
+			break
+		}
+		if err := st.replayRange(ctx, after, last); err != nil {
+			return err
+		}
+		after = last
+	}
+	attach := st.h.reg.add(st.s, after)
+	if attach > after {
+		if err := st.replayRange(ctx, after, attach); err != nil {
+			return err
+		}
+	}
+	return st.flush()
+}
+
+// replayRange writes the events in (after, until] that this subscriber may
+// see, re-checked against its current token (REC-7), flushing per page.
+func (st *stream) replayRange(ctx context.Context, after, until uint64) error {
+	n := 0
+	err := st.h.cfg.Transport.Replay(ctx, after, until, func(ev *transport.Event) error {
+		if !st.s.wants(ev) {
+			return nil
+		}
+		if err := st.write(frame(ev)); err != nil {
+			return err
+		}
+		if n++; n%64 == 0 {
+			return st.flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return st.flush()
+}
+
+// live writes queued events as they come, a heartbeat after an idle period,
+// and ends at the stream's deadline, on overflow, on client disconnect or
+// when the hub closes.
+func (st *stream) live(ctx context.Context) {
+	var beat <-chan time.Time
+	var beatTimer *time.Timer
+	if st.h.cfg.Heartbeat > 0 {
+		beatTimer = time.NewTimer(st.h.cfg.Heartbeat)
+		defer beatTimer.Stop()
+		beat = beatTimer.C
+	}
+	var end <-chan time.Time
+	if !st.deadline.IsZero() {
+		t := time.NewTimer(time.Until(st.deadline))
+		defer t.Stop()
+		end = t.C
+	}
+	for {
+		select {
+		case <-st.s.ready:
+			st.setWriteDeadline()
+			wrote, err := st.s.writeQueued(st.w)
+			if err != nil {
+				return
+			}
+			if !wrote {
+				continue
+			}
+			if err := st.flush(); err != nil {
+				return
+			}
+			if beatTimer != nil {
+				beatTimer.Reset(st.h.cfg.Heartbeat)
+			}
+		case <-beat:
+			if st.write(heartbeat) != nil || st.flush() != nil {
+				return
+			}
+			beatTimer.Reset(st.h.cfg.Heartbeat)
+		case <-st.s.kick:
+			st.h.log.Debug("subscriber too slow: disconnected")
+			return
+		case <-end:
+			return
+		case <-ctx.Done():
+			return
+		case <-st.h.ctx.Done():
+			return
+		}
+	}
+}

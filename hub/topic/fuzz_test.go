@@ -1,0 +1,134 @@
+package topic
+
+import (
+	"fmt"
+	"time"
+	"errors"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+func FuzzCompileAndMatch(f *testing.F) {
+	seeds := []struct{ typ, pattern, topic string }{
+		{TypeExact, "https://example.com/a", "https://example.com/a"},
+		{TypeExact, "*", "anything"},
+		{TypeURLPattern, "https://example.com/books/:id", "https://EXAMPLE.com/books/1"},
+		{TypeURLPattern, "/.well-known/mercure/subscriptions/:t/:m/:s", "/.well-known/mercure/subscriptions/exact/a/b"},
+		{TypeURLPattern, "http://:host/*", "http://["},
+		{TypeURLPattern, "https://e.com/(", "https://e.com/"},
+		{TypeURLPattern, "*", "x"},
+		{TypeURLPattern, "(a+)+b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac"},
+		{TypeLegacy, "https://example.com/books/{id}", "https://example.com/books/"},
+		{TypeLegacy, "https://example.com/users/foo/{?topic}", "https://example.com/users/foo/?topic=https%3A%2F%2Fexample.com%2Fbooks%2F1"},
+		{TypeLegacy, "{foo", "{foo"},
+		{TypeLegacy, "{+a}{#b}{.c}{/d*}{;e}{?f}{&g:3}", "x"},
+		{"regex", "*", "x"},
+		{"", "", ""},
+	}
+	for _, s := range seeds {
+		f.Add(s.typ, s.pattern, s.topic)
+	}
+	f.Fuzz(func(t *testing.T, typ, pattern, topic string) {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				panic(fmt.Sprintf("HANG %q %q %q", typ, pattern, topic))
+			}
+		}()
+		m, err := Compile(typ, pattern, hubOpt)
+		if err != nil {
+			// The base is valid, so every failure is the client's.
+			if !errors.Is(err, ErrInvalidPattern) {
+				t.Fatalf("Compile(%q, %q): error %v does not wrap ErrInvalidPattern", typ, pattern, err)
+			}
+			if typ == TypeExact && pattern != Wildcard && ValidString(pattern) == nil && len(pattern) <= maxPatternLength {
+				t.Fatalf("exact matcher %q rejected: %v", pattern, err)
+			}
+			return
+		}
+		got := m.Match(topic)
+		_ = m.MatchAny([]string{topic, pattern})
+		if m.Type() != typ || m.Pattern() != pattern {
+			t.Fatalf("Type/Pattern = %q/%q, want %q/%q", m.Type(), m.Pattern(), typ, pattern)
+		}
+		if pattern == Wildcard {
+			if !got || !m.IsWildcard() {
+				t.Fatalf("wildcard %s matcher did not match %q", typ, topic)
+			}
+			return
+		}
+		if m.IsWildcard() {
+			t.Fatalf("%q is not the wildcard", pattern)
+		}
+		if key, ok := m.ExactKey(); ok {
+			if key != pattern {
+				t.Fatalf("ExactKey() = %q, want %q", key, pattern)
+			}
+			if got != (topic == pattern) {
+				t.Fatalf("ExactKey matcher %q: Match(%q) = %v", pattern, topic, got)
+			}
+		}
+		switch typ {
+		case TypeExact:
+			if _, ok := m.ExactKey(); !ok {
+				t.Fatal("exact matcher without ExactKey")
+			}
+			if !m.Match(pattern) {
+				t.Fatalf("exact matcher %q does not match itself", pattern)
+			}
+		case TypeLegacy:
+			if !m.Match(pattern) {
+				t.Fatalf("legacy selector %q does not match itself", pattern)
+			}
+		}
+		if m.Match(topic) != got {
+			t.Fatalf("Match(%q) is not deterministic (cache inconsistency?)", topic)
+		}
+	})
+}
+
+func FuzzIsReserved(f *testing.F) {
+	for _, s := range []string{
+		"/.well-known/mercure", "/.well-known/mercure/subscriptions/x", "https://other.host/.well-known/mercure/x",
+		"/.well-known/%6Dercure/x", "/a/../.well-known/mercure/x", `https:\\h\.well-known\mercure`,
+		"https://e.com/.well-known/mercurefoo", "http://[", "", "?x", "urn:a:b", "file:///.well-known/mercure",
+	} {
+		f.Add(s, "/.well-known/mercure")
+	}
+	f.Add("/hub/x", "/hub/")
+	f.Add("/x", "")
+	f.Fuzz(func(t *testing.T, topic, hubPath string) {
+		got := IsReserved(topic, hubPath)
+		if IsReserved(topic, hubPath) != got {
+			t.Fatal("IsReserved is not deterministic")
+		}
+		// A hub at the root reserves every hierarchical path, so it reserves
+		// at least what the default hub path does.
+		if IsReserved(topic, "/.well-known/mercure") && !IsReserved(topic, "/") {
+			t.Fatalf("%q reserved under /.well-known/mercure but not under /", topic)
+		}
+	})
+}
+
+func FuzzValidString(f *testing.F) {
+	for _, s := range []string{"", "https://example.com/a", "a\u202eb", "a\x00b", "\xff", "https://example.com/\u0645\u0631\u062d\u0628\u0627", "\u200b", "\u0085", "\x7f", "\xed\xa0\x80", "\U000E0001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ValidString(s)
+		// Oracle written differently: Cc is exactly C0 + DEL + C1.
+		want := utf8.ValidString(s)
+		for _, r := range s {
+			if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
+				want = false
+			}
+		}
+		if (err == nil) != want {
+			t.Fatalf("ValidString(%q) = %v, want valid=%v", s, err, want)
+		}
+	})
+}

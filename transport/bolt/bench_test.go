@@ -1,0 +1,155 @@
+package bolt
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/hermes-hub/hermes/transport"
+)
+
+// benchEvent is a typical small update.
+func benchEvent(i int) *transport.Event {
+	return &transport.Event{
+		ID:     benchID(i),
+		Topics: []string{"https://example.com/books/" + fmt.Sprint(i%1000)},
+		Data:   `{"id":1,"title":"The Name of the Rose","status":"available"}`,
+	}
+}
+
+// benchID looks like a UUIDv7 URN: time-ordered, as the hub generates them.
+func benchID(i int) string {
+	return fmt.Sprintf("urn:uuid:%08x-0000-7000-8000-%012x", i, uint64(i)*2654435761%(1<<48))
+}
+
+// BenchmarkAppend measures publish throughput with fsync on, for 1, 8 and 64
+// concurrent publishers (group commit shares the fsyncs).
+func BenchmarkAppend(b *testing.B) {
+	for _, c := range []struct {
+		name       string
+		publishers int
+		noSync     bool
+	}{{"publishers=1", 1, false}, {"publishers=8", 8, false}, {"publishers=64", 64, false}, {"publishers=64/nosync", 64, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			tr := openTest(b, filepath.Join(b.TempDir(), "hermes.db"), Options{NoSync: c.noSync})
+			drainFeed(tr)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for p := range c.publishers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := p; i < b.N; i += c.publishers {
+						if err := tr.Append(context.Background(), benchEvent(i)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(b.N)/float64(max(tr.commits.Load(), 1)), "events/commit")
+		})
+	}
+}
+
+// fillFixture writes n events straight into a new history at path, in large
+// transactions, far faster than appending them one by one.
+func fillFixture(b *testing.B, path string, n int) {
+	b.Helper()
+	tr, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	const chunk = 50_000
+	for from := 1; from <= n; from += chunk {
+		err := tr.db.Update(func(tx *bbolt.Tx) error {
+			events, ids := tx.Bucket(bucketEvents), tx.Bucket(bucketIDs)
+			events.FillPercent, ids.FillPercent = eventsFill, 0.9 // ids arrive in order here
+			to := min(from+chunk-1, n)
+			for seq := from; seq <= to; seq++ {
+				ev := benchEvent(seq)
+				ev.Time = now
+				if err := events.Put(seqKey(uint64(seq)), encodeEvent(ev)); err != nil {
+					return err
+				}
+				if err := ids.Put(idKey(ev.ID, uint64(seq)), []byte{}); err != nil {
+					return err
+				}
+			}
+			return tx.Bucket(bucketMeta).Put(keyLastSeq, seqKey(uint64(to)))
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tr.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkReplay measures how fast one consumer reads history.
+func BenchmarkReplay(b *testing.B) {
+	const n = 100_000
+	path := filepath.Join(b.TempDir(), "hermes.db")
+	fillFixture(b, path, n)
+	tr := openTest(b, path, Options{})
+	b.ResetTimer()
+	read := 0
+	for read < b.N {
+		err := tr.Replay(context.Background(), 0, n, func(ev *transport.Event) error {
+			read++
+			if read == b.N {
+				return errDone
+			}
+			return nil
+		})
+		if err != nil && err != errDone {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+var errDone = fmt.Errorf("done")
+
+// BenchmarkLookup measures the time to resolve a cursor in histories of
+// 10k, 100k and 1M events; it must not grow with the history's length.
+func BenchmarkLookup(b *testing.B) {
+	sizes := []int{10_000, 100_000, 1_000_000}
+	if testing.Short() {
+		sizes = sizes[:2]
+	}
+	dir := b.TempDir() // built once for every b.N of the sub-benchmarks
+	for _, n := range sizes {
+		path := filepath.Join(dir, fmt.Sprintf("h%d.db", n))
+		start := time.Now()
+		fillFixture(b, path, n)
+		b.Logf("fixture of %d events built in %v", n, time.Since(start).Round(time.Millisecond))
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
+			tr := openTest(b, path, Options{})
+			rng := rand.New(rand.NewPCG(1, uint64(n)))
+			ids := make([]string, 1024)
+			for i := range ids {
+				ids[i] = benchID(1 + rng.IntN(n))
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				id := ids[i%len(ids)]
+				if _, ok, err := tr.Lookup(context.Background(), id); err != nil || !ok {
+					b.Fatalf("Lookup(%q) = %v, %v", id, ok, err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,491 @@
+// Package bolt is a durable transport storing the history in a bbolt file.
+//
+// Layout: bucket "events" maps Seq (8 bytes big-endian) to the encoded
+// event; bucket "ids" holds one key per stored event, id + Seq, so a cursor
+// is one seek; bucket "meta" holds the format version and the last Seq
+// assigned (which must survive even when retention has removed every
+// event, so that Seqs are never reused).
+//
+// One writer goroutine owns every write transaction. Appends hand it their
+// event and wait; it commits whatever has queued up meanwhile in a single
+// transaction (group commit: concurrent publishers share one fsync), answers
+// them, then feeds the events in Seq order. Retention runs in the same
+// transactions, a bounded number of deletions at a time.
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
+
+	"github.com/hermes-hub/hermes/transport"
+)
+
+var (
+	bucketEvents = []byte("events")
+	bucketIDs    = []byte("ids")
+	bucketMeta   = []byte("meta")
+	keyVersion   = []byte("version")
+	keyLastSeq   = []byte("last_seq")
+)
+
+// fileVersion is the layout version stored in meta.
+const fileVersion = 1
+
+const (
+	// replayPage is how many events one read transaction of Replay reads.
+	// Short read transactions matter: bbolt cannot reuse pages freed after
+	// the oldest open read transaction began, so a replay paced by a slow
+	// client must not keep one open.
+	replayPage = 256
+	// trimChunk bounds the deletions per transaction beyond one per appended
+	// event, so that catching up a large backlog (a smaller size on restart,
+	// a burst of expiries) never makes one long transaction that publishers
+	// wait behind.
+	trimChunk = 1024
+	// maxBatchBytes stops gathering a group commit once this much encoded
+	// data is in it.
+	maxBatchBytes = 16 << 20
+	// feedBuffer lets publishers run ahead of the dispatcher by this many
+	// events before the writer waits for it.
+	feedBuffer = 1024
+	// eventsFill is the fill percent of the events bucket. Its keys only
+	// ever grow at the end and are deleted from the front, so pages split
+	// by appends are never written into again: packing them full halves
+	// the file compared with bbolt's default of 0.5. It stays below 1 so
+	// that a page rewritten after deletions at the front is not split into
+	// a full page and a sliver on the next small change. The ids bucket
+	// gets keys in id order (random for random ids) and keeps the default,
+	// which leaves room for inserts between existing keys.
+	eventsFill = 0.9
+)
+
+// Transport is a durable event log in a bbolt file.
+type Transport struct {
+	db      *bbolt.DB
+	path    string
+	opts    Options
+	log     *slog.Logger
+	reqs    chan *request
+	feed    chan *transport.Event
+	closing chan struct{}
+	done    chan struct{} // closed when the writer has returned
+
+	last    atomic.Uint64 // LastSeq
+	commits atomic.Uint64 // write transactions of appends, for tests of group commit
+
+	// Owned by the writer goroutine.
+	first     uint64    // Seq of the oldest stored event, 0 when none
+	firstTime time.Time // its Time
+	backlog   bool      // retention has more to delete than the last pass could
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ transport.Transport = (*Transport)(nil)
+	_ transport.Checker   = (*Transport)(nil)
+)
+
+type request struct {
+	ev   *transport.Event
+	val  []byte     // encoded by the publisher's goroutine, off the writer's path
+	done chan error // buffered: the writer never waits for the publisher
+}
+
+// Open opens (or creates) the history at path. The file is created with
+// mode 0600 and missing parent directories with 0700. Open fails after
+// opts.OpenTimeout when another process holds the file.
+func Open(path string, opts Options) (*Transport, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, errors.New("bolt: empty file path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("bolt: create the directory of %s: %w", path, err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: opts.openTimeout(),
+		// The hashmap freelist keeps allocation cheap when retention has
+		// freed many pages.
+		FreelistType: bbolt.FreelistMapType,
+		NoSync:       opts.NoSync,
+	})
+	if errors.Is(err, bberrors.ErrTimeout) {
+		return nil, fmt.Errorf("bolt: open %s: the file is locked by another process (is another hub running on it?); gave up after %v", path, opts.openTimeout())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	t := &Transport{
+		db:      db,
+		path:    path,
+		opts:    opts,
+		log:     opts.logger(),
+		reqs:    make(chan *request),
+		feed:    make(chan *transport.Event, feedBuffer),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if err := db.Update(t.load); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	go t.run()
+	return t, nil
+}
+
+// load creates the buckets of a new file, checks those of an existing one
+// and restores the writer's state.
+func (t *Transport) load(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		// A new file, or one that is not ours: refuse to mix layouts.
+		var foreign []byte
+		_ = tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			foreign = name
+			return errors.New("stop")
+		})
+		if foreign != nil {
+			return fmt.Errorf("not a Hermes history (it has a bucket %q); use another file", foreign)
+		}
+		var err error
+		if meta, err = tx.CreateBucket(bucketMeta); err != nil {
+			return err
+		}
+		if err := meta.Put(keyVersion, []byte{fileVersion}); err != nil {
+			return err
+		}
+	}
+	if v := meta.Get(keyVersion); len(v) != 1 || v[0] != fileVersion {
+		return fmt.Errorf("unsupported history format %v (this hub reads version %d)", v, fileVersion)
+	}
+	events, err := tx.CreateBucketIfNotExists(bucketEvents)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.CreateBucketIfNotExists(bucketIDs); err != nil {
+		return err
+	}
+	var last uint64
+	if v := meta.Get(keyLastSeq); v != nil {
+		if len(v) != 8 {
+			return fmt.Errorf("corrupt last sequence (%d bytes)", len(v))
+		}
+		last = binary.BigEndian.Uint64(v)
+	}
+	c := events.Cursor()
+	if k, _ := c.Last(); k != nil {
+		if len(k) != 8 {
+			return fmt.Errorf("corrupt event key %x", k)
+		}
+		// The meta key is written in the same transaction as the events,
+		// so this only guards against a file edited by hand.
+		last = max(last, binary.BigEndian.Uint64(k))
+	}
+	t.last.Store(last)
+	if err := t.loadFirst(c); err != nil {
+		return err
+	}
+	// Retention may have to catch up (a smaller size than last time, events
+	// that expired while the hub was down) before anything is appended.
+	if t.first != 0 {
+		tooMany := t.opts.Size > 0 && last-t.first+1 > uint64(t.opts.Size)
+		tooOld := t.opts.MaxAge > 0 && t.firstTime.Before(time.Now().Add(-t.opts.MaxAge))
+		t.backlog = tooMany || tooOld
+	}
+	return nil
+}
+
+// loadFirst sets first and firstTime from the events cursor.
+func (t *Transport) loadFirst(c *bbolt.Cursor) error {
+	k, v := c.First()
+	if k == nil {
+		t.first, t.firstTime = 0, time.Time{}
+		return nil
+	}
+	if len(k) != 8 {
+		return fmt.Errorf("corrupt event key %x", k)
+	}
+	t.first = binary.BigEndian.Uint64(k)
+	tm, err := eventTime(v)
+	if err != nil {
+		// Unreadable: let age retention remove it.
+		tm = time.Time{}
+	}
+	t.firstTime = tm
+	return nil
+}
+
+// Append stores ev durably, assigns ev.Seq and queues ev on the feed. It
+// sets ev.Time to the current time when it is zero. It returns once the
+// transaction holding the event is committed.
+func (t *Transport) Append(ctx context.Context, ev *transport.Event) error {
+	if ev == nil {
+		return errors.New("bolt: append: nil event")
+	}
+	if len(ev.ID) > MaxIDLength {
+		return fmt.Errorf("bolt: append: id of %d bytes, longer than %d", len(ev.ID), MaxIDLength)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bolt: append: %w", err)
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	r := &request{ev: ev, val: encodeEvent(ev), done: make(chan error, 1)}
+	select {
+	case t.reqs <- r:
+	case <-ctx.Done():
+		return fmt.Errorf("bolt: append: %w", ctx.Err())
+	case <-t.closing:
+		return transport.ErrClosed
+	}
+	// The writer answers every request it took, even while closing.
+	return <-r.done
+}
+
+// run is the writer goroutine.
+func (t *Transport) run() {
+	defer close(t.done)
+	var tick <-chan time.Time
+	if t.opts.MaxAge > 0 {
+		period := min(max(t.opts.MaxAge/10, 10*time.Millisecond), time.Minute)
+		ticker := time.NewTicker(period)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+	batch := make([]*request, 0, t.opts.maxBatch())
+	for {
+		var more <-chan struct{}
+		if t.backlog {
+			more = closedChan
+		}
+		select {
+		case r := <-t.reqs:
+			batch = t.gather(append(batch[:0], r))
+			if !t.commit(batch) {
+				return
+			}
+			clear(batch) // drop references to delivered events
+		case <-tick:
+			if t.opts.MaxAge > 0 && t.first != 0 && t.firstTime.Before(time.Now().Add(-t.opts.MaxAge)) {
+				t.trimOnly()
+			}
+		case <-more:
+			t.trimOnly()
+		case <-t.closing:
+			return
+		}
+	}
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// gather adds the requests already waiting to batch, within the batch limits.
+func (t *Transport) gather(batch []*request) []*request {
+	size := len(batch[0].val)
+	for len(batch) < cap(batch) && size < maxBatchBytes {
+		select {
+		case r := <-t.reqs:
+			batch = append(batch, r)
+			size += len(r.val)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit writes batch in one transaction, answers its publishers and feeds
+// its events. It returns false when the transport is closing.
+func (t *Transport) commit(batch []*request) bool {
+	last := t.last.Load()
+	var st trimState
+	err := t.db.Update(func(tx *bbolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		events.FillPercent = eventsFill
+		ids := tx.Bucket(bucketIDs)
+		seq := last
+		for _, r := range batch {
+			seq++
+			if err := events.Put(seqKey(seq), r.val); err != nil {
+				return fmt.Errorf("store event %d: %w", seq, err)
+			}
+			if err := ids.Put(idKey(r.ev.ID, seq), []byte{}); err != nil {
+				return fmt.Errorf("index event %d: %w", seq, err)
+			}
+		}
+		if err := tx.Bucket(bucketMeta).Put(keyLastSeq, seqKey(seq)); err != nil {
+			return fmt.Errorf("store the last sequence: %w", err)
+		}
+		var err error
+		st, err = t.trim(tx, seq, len(batch)+trimChunk)
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("bolt: append: %w", err)
+		for _, r := range batch {
+			r.done <- err
+		}
+		return true
+	}
+	t.commits.Add(1)
+	for i, r := range batch {
+		r.ev.Seq = last + uint64(i) + 1
+	}
+	t.last.Store(last + uint64(len(batch)))
+	t.applyTrim(st)
+	for _, r := range batch {
+		r.done <- nil
+	}
+	for _, r := range batch {
+		select {
+		case t.feed <- r.ev:
+		case <-t.closing:
+			return false
+		}
+	}
+	return true
+}
+
+// Feed returns the channel on which every appended event arrives in Seq
+// order, after it is committed. It is closed by Close.
+func (t *Transport) Feed() <-chan *transport.Event { return t.feed }
+
+// Lookup returns the Seq of the earliest stored occurrence of id: one seek
+// in the id index.
+func (t *Transport) Lookup(ctx context.Context, id string) (seq uint64, ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, false, fmt.Errorf("bolt: lookup: %w", err)
+	}
+	if len(id) > MaxIDLength {
+		return 0, false, nil // never stored
+	}
+	prefix := idPrefix(id)
+	err = t.view(func(tx *bbolt.Tx) error {
+		k, _ := tx.Bucket(bucketIDs).Cursor().Seek(prefix)
+		if k != nil && len(k) == len(prefix)+8 && bytes.HasPrefix(k, prefix) {
+			seq, ok = binary.BigEndian.Uint64(k[len(prefix):]), true
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("bolt: lookup: %w", err)
+	}
+	return seq, ok, nil
+}
+
+// Replay calls fn for every stored event with after < Seq <= until. Each
+// page of events is read in its own short read transaction and fn is called
+// outside of it, so fn may block or append. Events removed by retention
+// while the replay runs are skipped.
+func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*transport.Event) error) error {
+	page := make([]*transport.Event, 0, replayPage)
+	next := after + 1
+	for next <= until && next != 0 { // next == 0: after was MaxUint64
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("bolt: replay: %w", err)
+		}
+		page = page[:0]
+		err := t.view(func(tx *bbolt.Tx) error {
+			c := tx.Bucket(bucketEvents).Cursor()
+			for k, v := c.Seek(seqKey(next)); k != nil && len(page) < replayPage; k, v = c.Next() {
+				if len(k) != 8 {
+					return fmt.Errorf("%w: event key %x", errCorrupt, k)
+				}
+				seq := binary.BigEndian.Uint64(k)
+				if seq > until {
+					break
+				}
+				ev, err := decodeEvent(v)
+				if err != nil {
+					return fmt.Errorf("event %d: %w", seq, err)
+				}
+				ev.Seq = seq
+				page = append(page, ev)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("bolt: replay: %w", err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		for _, ev := range page {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("bolt: replay: %w", err)
+			}
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		next = page[len(page)-1].Seq + 1
+		clear(page)
+	}
+	return nil
+}
+
+// view runs fn in a read transaction, mapping a closed database to ErrClosed.
+func (t *Transport) view(fn func(*bbolt.Tx) error) error {
+	select {
+	case <-t.closing:
+		return transport.ErrClosed
+	default:
+	}
+	err := t.db.View(fn)
+	if errors.Is(err, bberrors.ErrDatabaseNotOpen) {
+		return transport.ErrClosed
+	}
+	return err
+}
+
+// LastSeq returns the Seq of the last committed event.
+func (t *Transport) LastSeq() uint64 { return t.last.Load() }
+
+// Check reports whether the file can be read (the readiness probe).
+func (t *Transport) Check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bolt: check: %w", err)
+	}
+	err := t.view(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyVersion); len(v) != 1 || v[0] != fileVersion {
+			return errors.New("meta bucket unreadable")
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: check %s: %w", t.path, err)
+	}
+	return nil
+}
+
+// Close stops the writer (Appends not yet taken fail with ErrClosed, a
+// batch being committed completes), closes the feed and the file. It is
+// idempotent.
+func (t *Transport) Close() error {
+	t.closeOnce.Do(func() {
+		close(t.closing)
+		<-t.done
+		close(t.feed)
+		if err := t.db.Close(); err != nil {
+			t.closeErr = fmt.Errorf("bolt: close %s: %w", t.path, err)
+		}
+	})
+	return t.closeErr
+}
