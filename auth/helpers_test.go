@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -52,8 +53,11 @@ func baseConfig() Config {
 		PublishOrigins: []string{"https://app.test"},
 		TopicOptions:   topic.Options{Base: testHub},
 		Now:            fixedNow,
+		Logger:         quietLog,
 	}
 }
+
+var quietLog = slog.New(slog.DiscardHandler)
 
 func newAuth(t testing.TB, mutate ...func(*Config)) *Authorizer {
 	t.Helper()
@@ -252,3 +256,5 @@ func mustRequest(t testing.TB, method, target string) *http.Request {
 	t.Helper()
 	return httptest.NewRequest(method, target, nil)
 }
+
+func b64dec(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

@@ -715,16 +715,26 @@ func TestAZ4_SubscribersNeverGet403(t *testing.T) {
 func TestAZ5_StreamEndsByTokenExpiry(t *testing.T) {
 	t.Parallel()
 	each(t, Options{}, func(t *testing.T, h *Harness) {
-		exp := time.Now().Add(3 * time.Second).Truncate(time.Second)
-		for what, tok := range map[string]string{
-			"modern": h.signSub(modernHeader, with(h.modernClaims(detail([]string{"subscribe"}, "*")), "exp", exp.Unix())),
-			"legacy": h.signSub(legacyHeader, claims{"exp": exp.Unix(), "mercure": map[string]any{"subscribe": []any{"*"}}}),
-		} {
+		tokens := map[string]func(exp time.Time) string{
+			"modern": func(exp time.Time) string {
+				return h.signSub(modernHeader, with(h.modernClaims(detail([]string{"subscribe"}, "*")), "exp", exp.Unix()))
+			},
+			"legacy": func(exp time.Time) string {
+				return h.signSub(legacyHeader, claims{"exp": exp.Unix(), "mercure": map[string]any{"subscribe": []any{"*"}}})
+			},
+		}
+		for what, mint := range tokens {
 			t.Run(what, func(t *testing.T) {
 				t.Parallel()
-				s := h.subscribe(t, Req{Query: q("match", topicA), Token: tok})
+				// Minted here, not before t.Parallel: a parallel test may
+				// wait for a slot longer than the token lives.
+				exp := time.Now().Add(3 * time.Second).Truncate(time.Second)
+				tok := mint(exp)
+				// One topic per parallel subtest: each stream sees only its own.
+				topic := "https://example.com/" + what
+				s := h.subscribe(t, Req{Query: q("match", topic), Token: tok})
 				// The deadline is not in the past: the stream works first.
-				id := h.publish(t, "topic", topicA, "private", "on")
+				id := h.publish(t, "topic", topic, "private", "on")
 				s.expectIDs(t, id)
 				s.expectEnd(t, time.Until(exp)+2*time.Second)
 			})
@@ -777,5 +787,39 @@ func TestAUTH2_MintedTokensAreAccepted(t *testing.T) {
 		wantAuthError(t, h.publishAs(t, modernPub, "topic", topicB), http.StatusForbidden, "insufficient_scope", "minted modern publisher, other topic")
 		modern.expectIDs(t, one.Body, two.Body)
 		legacy.expectIDs(t, one.Body, two.Body)
+	})
+}
+
+func TestTV4_KeysNeverComeFromTheToken(t *testing.T) {
+	t.Parallel()
+	each(t, anon, func(t *testing.T, h *Harness) {
+		attacker := []byte("the attacker's own key, 0123456789")
+		c := h.modernClaims(detail([]string{"publish"}, "*"))
+		for what, hdr := range map[string]map[string]any{
+			"jwk": {"alg": "HS256", "typ": "at+jwt", "jwk": map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString(attacker)}},
+			"jku": {"alg": "HS256", "typ": "at+jwt", "jku": "http://attacker.example/jwks.json", "kid": "k1"},
+			"x5u": {"alg": "HS256", "typ": "at+jwt", "x5u": "http://attacker.example/cert.pem"},
+		} {
+			wantAuthError(t, h.publishAs(t, signHMAC(attacker, hdr, c), "topic", topicA), http.StatusUnauthorized, "invalid_token", "key in "+what)
+		}
+	})
+}
+
+// ERR-1's SHOULD as Hermes does it: the challenge points at the protected
+// resource metadata of the hub the request reached.
+func TestERR1_ChallengeCarriesResourceMetadata(t *testing.T) {
+	t.Parallel()
+	each(t, Options{}, func(t *testing.T, h *Harness) {
+		want := `resource_metadata="` + h.Origin + `/.well-known/oauth-protected-resource` + "/.well-known/mercure" + `"`
+		for what, res := range map[string]Result{
+			"no token":     h.subStatus(t, ""),
+			"bad token":    h.publishAs(t, "a.b.c", "topic", topicA),
+			"not granted":  h.publishAs(t, h.modernPub(topicB), "topic", topicA),
+			"other header": h.call(t, Req{Query: q("match", topicA), Header: http.Header{"Authorization": {"Basic eHl6"}}}),
+		} {
+			if c := challenge(t, res); !strings.Contains(c, want) {
+				t.Errorf("%s: challenge %q, want it to contain %s", what, c, want)
+			}
+		}
 	})
 }

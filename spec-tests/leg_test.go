@@ -487,3 +487,34 @@ func TestDual4_BothTokenDialectsOnOneHub(t *testing.T) {
 		wantAuthError(t, h.publishAs(t, mixed, "topic", topicA), http.StatusUnauthorized, "invalid_token", "authorization_details with typ JWT")
 	})
 }
+
+// LEG-12 with Hermes' choice (§2.4 rule 6): the draft-08 input rules apply
+// to every publisher, whatever its token's dialect.
+func TestLEG12_ModernInputRulesApplyToLegacyPublishers(t *testing.T) {
+	t.Parallel()
+	each(t, anon, func(t *testing.T, h *Harness) {
+		for what, kv := range map[string][]string{
+			"topic *":          {"topic", "*"},
+			"id #x":            {"topic", topicA, "id", "#x"},
+			"id earliest":      {"topic", topicA, "id", "earliest"},
+			"type mercure":     {"topic", topicA, "type", "mercure"},
+			"reserved topic":   {"topic", "https://example.com/.well-known/mercure/subscriptions/x"},
+			"control in topic": {"topic", "https://example.com/a\x01"},
+			"invalid UTF-8":    {"topic", topicA, "data", "\xff"},
+		} {
+			wantStatus(t, h.publishAs(t, h.pubAll, kv...), http.StatusBadRequest, what)
+		}
+	})
+}
+
+func TestLEG15_EarliestReplaysLegacySelections(t *testing.T) {
+	t.Parallel()
+	eachTransport(t, anon, func(t *testing.T, h *Harness) {
+		h.publish(t, "topic", "https://example.com/books/1", "id", "1")
+		h.publish(t, "topic", "https://example.com/users/1", "id", "x")
+		h.publish(t, "topic", "https://example.com/books/2", "id", "2")
+		s := h.sub(t, q("topic", "https://example.com/books/{id}", "lastEventID", "earliest"))
+		wantCursor(t, s, "earliest")
+		s.expectIDs(t, "1", "2")
+	})
+}

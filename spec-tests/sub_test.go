@@ -264,3 +264,44 @@ func TestSUB16_HeartbeatCommentAfterIdlePeriod(t *testing.T) {
 		s.expectRaw(t, ":\n")
 	})
 }
+
+func TestSUB1_HEADAnswersTheStreamHeadersOnly(t *testing.T) {
+	t.Parallel()
+	each(t, anon, func(t *testing.T, h *Harness) {
+		res := h.call(t, Req{Method: http.MethodHead, Query: q("match", "https://example.com/a")})
+		wantStatus(t, res, http.StatusOK, "HEAD")
+		if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
+			t.Errorf("HEAD: Content-Type %q", ct)
+		}
+		wantStatus(t, h.call(t, Req{Method: http.MethodHead, Query: "Match=x"}), http.StatusBadRequest, "HEAD with a bad parameter")
+	})
+}
+
+// §1.13: methods other than GET, HEAD, QUERY, POST (and OPTIONS for CORS).
+func TestMATRIX_WrongMethodIs405(t *testing.T) {
+	t.Parallel()
+	each(t, anon, func(t *testing.T, h *Harness) {
+		for _, m := range []string{http.MethodPut, http.MethodDelete, http.MethodPatch} {
+			wantStatus(t, h.call(t, Req{Method: m, Query: q("match", "x"), Token: h.pubAll}), http.StatusMethodNotAllowed, m)
+		}
+	})
+}
+
+// §1.13 order of checks: authorization before the parameters, on subscribe
+// as on publish.
+func TestMATRIX_SubscribeAuthorizationBeforeParameters(t *testing.T) {
+	t.Parallel()
+	t.Run("private hub", func(t *testing.T) {
+		t.Parallel()
+		each(t, Options{}, func(t *testing.T, h *Harness) {
+			wantAuthError(t, h.call(t, Req{Query: "match_regex=x"}), http.StatusUnauthorized, "", "no token, bad parameter")
+			wantAuthError(t, h.call(t, Req{Query: q("match", "a\x00")}), http.StatusUnauthorized, "", "no token, bad value")
+		})
+	})
+	t.Run("anonymous hub", func(t *testing.T) {
+		t.Parallel()
+		each(t, anon, func(t *testing.T, h *Harness) {
+			wantAuthError(t, h.call(t, Req{Query: "match_regex=x", Token: "a.b.c"}), http.StatusUnauthorized, "invalid_token", "bad token, bad parameter")
+		})
+	})
+}

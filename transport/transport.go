@@ -67,8 +67,11 @@ type Transport interface {
 
 	// Replay calls fn for every stored event with after < Seq <= until, in
 	// Seq order, reading storage page by page so that fn may block (a slow
-	// client) without holding the whole range in memory. It stops at the
-	// first error of fn, which it returns, or when ctx is done.
+	// client) without holding the whole range in memory. fn is called
+	// without any lock or storage transaction held, so it may block or even
+	// Append. Events removed by retention while the replay runs are
+	// skipped. It stops at the first error of fn, which it returns, or when
+	// ctx is done (returning an error wrapping ctx.Err()).
 	Replay(ctx context.Context, after, until uint64, fn func(*Event) error) error
 
 	// LastSeq is the Seq of the last appended event, 0 when none ever was.

@@ -58,8 +58,8 @@ func writeDevBanner(w io.Writer, cfg *serveConfig, k keys, baseURL string) {
 		fmt.Fprintf(w, "JWT secret (HS256): %s\n", k.devSecret)
 		fmt.Fprintln(w, "  pass it as --jwt-key (HERMES_JWT_KEY), MERCURE_JWT_SECRET (Symfony) or MERCURE_SECRET (Laravel)")
 	}
-	pub, pubErr := mintDevToken(k.publisher, cfg.JWTAlg, true)
-	sub, subErr := mintDevToken(k.subscriber, cfg.JWTAlg, false)
+	pub, pubErr := mintDevToken(k.publisher, cfg.PublisherAlg, true)
+	sub, subErr := mintDevToken(k.subscriber, cfg.SubscriberAlg, false)
 	if pubErr == nil {
 		fmt.Fprintf(w, "Publisher token: %s\n", pub)
 	} else {

@@ -55,6 +55,8 @@ var serveOptions = []option{
 	{name: "publisher-jwt-key", arg: "KEY", usage: "key verifying publisher tokens (overrides --jwt-key)", aliases: []string{"MERCURE_PUBLISHER_JWT_KEY"}},
 	{name: "subscriber-jwt-key", arg: "KEY", usage: "key verifying subscriber tokens (overrides --jwt-key)", aliases: []string{"MERCURE_SUBSCRIBER_JWT_KEY"}},
 	{name: "jwt-alg", arg: "ALG", usage: "the one algorithm the keys accept (default HS256 for a secret; required for a PEM key)"},
+	{name: "publisher-jwt-alg", arg: "ALG", usage: "algorithm of the publisher key (overrides --jwt-alg)", aliases: []string{"MERCURE_PUBLISHER_JWT_ALG"}},
+	{name: "subscriber-jwt-alg", arg: "ALG", usage: "algorithm of the subscriber key (overrides --jwt-alg)", aliases: []string{"MERCURE_SUBSCRIBER_JWT_ALG"}},
 	{name: "jwks-url", arg: "URL", usage: "JWKS endpoint to fetch verification keys from (kid selects the key)"},
 	{name: "issuer", arg: "ISS", usage: "iss that draft-08 tokens must carry; without it draft-08 tokens are refused"},
 	{name: "resource-id", arg: "URL", usage: "aud that draft-08 tokens must contain (default: the request's scheme://host/.well-known/mercure)"},
@@ -125,7 +127,8 @@ type serveConfig struct {
 	Addr           string
 	PublisherKey   keySpec
 	SubscriberKey  keySpec
-	JWTAlg         string
+	PublisherAlg   string
+	SubscriberAlg  string
 	JWKSURL        string
 	Issuer         string
 	ResourceID     string
@@ -218,12 +221,15 @@ func convertServe(raw map[string]rawValue, onCommandLine map[string]bool, env lo
 		fail("addr", "invalid address %q (want HOST:PORT)", c.Addr)
 	}
 
-	c.PublisherKey = roleKey(raw, onCommandLine, env, "publisher-jwt-key")
-	c.SubscriberKey = roleKey(raw, onCommandLine, env, "subscriber-jwt-key")
-	c.JWTAlg = strings.TrimSpace(raw["jwt-alg"].value)
-	if err := checkAlg(c.JWTAlg); err != nil {
-		fail("jwt-alg", "%v", err)
+	c.PublisherKey = roleSetting(raw, onCommandLine, env, "publisher-jwt-key", "jwt-key")
+	c.SubscriberKey = roleSetting(raw, onCommandLine, env, "subscriber-jwt-key", "jwt-key")
+	for _, name := range []string{"jwt-alg", "publisher-jwt-alg", "subscriber-jwt-alg"} {
+		if err := checkAlg(raw[name].value); err != nil {
+			fail(name, "%v", err)
+		}
 	}
+	c.PublisherAlg = roleSetting(raw, onCommandLine, env, "publisher-jwt-alg", "jwt-alg").value
+	c.SubscriberAlg = roleSetting(raw, onCommandLine, env, "subscriber-jwt-alg", "jwt-alg").value
 
 	c.JWKSURL = raw["jwks-url"].value
 	if c.JWKSURL != "" && !isHTTPURL(c.JWKSURL) {
@@ -300,26 +306,24 @@ func convertServe(raw map[string]rawValue, onCommandLine map[string]bool, env lo
 	return c, nil
 }
 
-// roleKey resolves the key of one role. Precedence, highest first: the
-// role's own flag, --jwt-key, the role's HERMES_ variable, HERMES_JWT_KEY,
-// then the reference hub's MERCURE_<ROLE>_JWT_KEY. The command line beats
-// the environment as a whole, so `--jwt-key X` is not silently overridden
-// by a role variable left in the environment.
-func roleKey(raw map[string]rawValue, onCommandLine map[string]bool, env lookupEnv, role string) keySpec {
-	if onCommandLine[role] {
-		return keySpec{rawValue: raw[role], flag: role}
+// roleSetting resolves a setting that has a per-role flag and a flag for
+// both roles (keys and algorithms). Precedence, highest first: the role's
+// flag, the shared flag, the role's HERMES_ variable, the shared HERMES_
+// variable, then the reference hub's MERCURE_ variable of the role. The
+// command line beats the environment as a whole, so `--jwt-key X` is not
+// silently overridden by a role variable left in the environment.
+func roleSetting(raw map[string]rawValue, onCommandLine map[string]bool, env lookupEnv, role, shared string) keySpec {
+	for _, name := range []string{role, shared} {
+		if onCommandLine[name] {
+			return keySpec{rawValue: raw[name], flag: name}
+		}
 	}
-	if onCommandLine["jwt-key"] {
-		return keySpec{rawValue: raw["jwt-key"], flag: "jwt-key"}
-	}
-	candidates := []struct{ env, flag string }{
-		{envName(role), role},
-		{envName("jwt-key"), "jwt-key"},
-	}
+	type candidate struct{ env, flag string }
+	candidates := []candidate{{envName(role), role}, {envName(shared), shared}}
 	for _, o := range serveOptions {
 		if o.name == role {
 			for _, a := range o.aliases {
-				candidates = append(candidates, struct{ env, flag string }{a, role})
+				candidates = append(candidates, candidate{a, role})
 			}
 		}
 	}

@@ -50,7 +50,7 @@ func TestServeDefaults(t *testing.T) {
 func TestServeEnvFillsEveryFlag(t *testing.T) {
 	values := map[string]string{
 		"addr": "127.0.0.1:4000", "jwt-key": "k", "publisher-jwt-key": "p", "subscriber-jwt-key": "s",
-		"jwt-alg": "HS512", "jwks-url": "https://idp.example/jwks", "issuer": "https://idp.example",
+		"jwt-alg": "HS512", "publisher-jwt-alg": "HS384", "subscriber-jwt-alg": "HS256", "jwks-url": "https://idp.example/jwks", "issuer": "https://idp.example",
 		"resource-id": "https://hub.example/.well-known/mercure", "anonymous": "true",
 		"cors-origins": "https://a.example, https://b.example", "publish-origins": "https://a.example",
 		"transport": "memory://?size=7", "heartbeat": "3s", "write-timeout": "1m",
@@ -77,7 +77,8 @@ func TestServeEnvFillsEveryFlag(t *testing.T) {
 		{"addr", c.Addr, "127.0.0.1:4000"},
 		{"publisher key", c.PublisherKey.value, "p"},
 		{"subscriber key", c.SubscriberKey.value, "s"},
-		{"jwt-alg", c.JWTAlg, "HS512"},
+		{"publisher alg", c.PublisherAlg, "HS384"},
+		{"subscriber alg", c.SubscriberAlg, "HS256"},
 		{"jwks-url", c.JWKSURL, "https://idp.example/jwks"},
 		{"issuer", c.Issuer, "https://idp.example"},
 		{"resource-id", c.ResourceID, "https://hub.example/.well-known/mercure"},
@@ -155,6 +156,21 @@ func TestServeRoleKeyPrecedence(t *testing.T) {
 	}
 }
 
+func TestServeRoleAlgPrecedence(t *testing.T) {
+	c := mustParse(t, map[string]string{"HERMES_JWT_ALG": "RS256", "MERCURE_SUBSCRIBER_JWT_ALG": "ES256"})
+	if c.PublisherAlg != "RS256" || c.SubscriberAlg != "RS256" {
+		t.Errorf("algs = %q/%q, want HERMES_JWT_ALG (RS256) to beat MERCURE_SUBSCRIBER_JWT_ALG", c.PublisherAlg, c.SubscriberAlg)
+	}
+	c = mustParse(t, map[string]string{"MERCURE_SUBSCRIBER_JWT_ALG": "ES256"}, "--publisher-jwt-alg", "EdDSA")
+	if c.PublisherAlg != "EdDSA" || c.SubscriberAlg != "ES256" {
+		t.Errorf("algs = %q/%q, want EdDSA/ES256", c.PublisherAlg, c.SubscriberAlg)
+	}
+	c = mustParse(t, map[string]string{"HERMES_PUBLISHER_JWT_ALG": "ES384"}, "--jwt-alg", "PS256")
+	if c.PublisherAlg != "PS256" || c.SubscriberAlg != "PS256" {
+		t.Errorf("algs = %q/%q, want the --jwt-alg flag to beat the environment", c.PublisherAlg, c.SubscriberAlg)
+	}
+}
+
 // A bad value stops start-up with exit code 2 and a message naming the
 // flag, and the variable when the value came from the environment.
 func TestServeBadValueNamesTheFlag(t *testing.T) {
@@ -182,6 +198,7 @@ func TestServeBadValueNamesTheFlag(t *testing.T) {
 		{[]string{"--resource-id", "/relative"}, nil, `hermes: --resource-id: invalid URL "/relative" (want an absolute http:// or https:// URL)`},
 		{[]string{"--jwt-alg", "none"}, nil, `hermes: --jwt-alg: unsupported algorithm "none"`},
 		{[]string{"--jwt-alg", "hs256"}, nil, `hermes: --jwt-alg: unsupported algorithm "hs256"`},
+		{nil, map[string]string{"MERCURE_PUBLISHER_JWT_ALG": "HS1"}, `hermes: --publisher-jwt-alg (from MERCURE_PUBLISHER_JWT_ALG): unsupported algorithm "HS1"`},
 		{[]string{"--jwt-key", "@"}, nil, `hermes: --jwt-key: "@" must be followed by a file path`},
 		{[]string{"--no-such-flag"}, nil, `hermes: serve: flag provided but not defined: -no-such-flag`},
 		{[]string{"stray"}, nil, `hermes: serve: unexpected argument "stray"`},

@@ -185,7 +185,8 @@ func buildHub(cfg *serveConfig, k keys, hubURL string, logger *slog.Logger) (*hu
 	authz, err := auth.New(auth.Config{
 		PublisherKey:   k.publisher,
 		SubscriberKey:  k.subscriber,
-		Alg:            cfg.JWTAlg,
+		PublisherAlg:   cfg.PublisherAlg,
+		SubscriberAlg:  cfg.SubscriberAlg,
 		JWKSURL:        cfg.JWKSURL,
 		Issuer:         cfg.Issuer,
 		ResourceID:     cfg.ResourceID,
@@ -193,9 +194,10 @@ func buildHub(cfg *serveConfig, k keys, hubURL string, logger *slog.Logger) (*hu
 		CookieNames:    cfg.CookieNames,
 		PublishOrigins: cfg.PublishOrigins,
 		TopicOptions:   topicOpts,
+		Logger:         logger,
 	})
 	if err != nil {
-		return nil, nil, usageErrorf("token settings (--jwt-key, --publisher-jwt-key, --subscriber-jwt-key, --jwt-alg, --jwks-url): %v", err)
+		return nil, nil, usageErrorf("token settings (--jwt-key, --jwt-alg and their per-role forms, --jwks-url, --cookie-name, --publish-origins): %v", err)
 	}
 	tr, err := openTransport(cfg.Transport, logger)
 	if err != nil {
@@ -279,6 +281,9 @@ func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(unparsable)"
+	}
+	if _, has := u.User.Password(); !has {
+		return s
 	}
 	return u.Redacted()
 }

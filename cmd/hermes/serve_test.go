@@ -3,6 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/url"
@@ -28,6 +32,11 @@ func subscribe(t *testing.T, client *http.Client, target, token string, header h
 		cancel()
 		t.Fatal(err)
 	}
+	// Resume from the start of this hub's history unless the test names a
+	// cursor: an update published right after the response headers arrive
+	// is then delivered whether or not the hub had finished registering the
+	// subscription (that ordering is the hub's own tests' business).
+	req.Header.Set("Last-Event-ID", "earliest")
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
@@ -194,6 +203,43 @@ func TestServeDevEndToEnd(t *testing.T) {
 		t.Errorf("anonymous subscriber got %q after the h2c publish", got)
 	}
 
+	// --dev trusts browsers on localhost ports: CORS with credentials, and
+	// publishing with the cookie from such an origin. Other origins get
+	// neither.
+	for _, tc := range []struct {
+		origin string
+		ok     bool
+	}{{"http://localhost:5173", true}, {"http://127.0.0.1:8000", true}, {"https://evil.example", false}} {
+		req, _ := http.NewRequest(http.MethodHead, topicURL, nil)
+		req.Header.Set("Origin", tc.origin)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		acao, acac := resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("Access-Control-Allow-Credentials")
+		if tc.ok != (acao == tc.origin && acac == "true") {
+			t.Errorf("origin %s: Access-Control-Allow-Origin %q, -Credentials %q; want allowed=%v", tc.origin, acao, acac, tc.ok)
+		}
+
+		req, _ = http.NewRequest(http.MethodPost, hubURL, strings.NewReader(url.Values{"topic": {devTopic}, "data": {"cookie " + tc.origin}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", tc.origin)
+		req.AddCookie(&http.Cookie{Name: "mercureAuthorization", Value: pubToken})
+		if resp, err = client.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if tc.ok != (resp.StatusCode == http.StatusOK) {
+			t.Errorf("cookie publish from %s: %s, want accepted=%v", tc.origin, resp.Status, tc.ok)
+		}
+		if tc.ok {
+			if got := anon.nextData(t, 10*time.Second); got != "cookie "+tc.origin {
+				t.Errorf("anonymous subscriber got %q after a cookie publish", got)
+			}
+		}
+	}
+
 	// A token from another key is refused: the printed secret is the key.
 	other := mintForTest(t, "not-the-dev-secret", "--publish", "*")
 	if resp, _ := publish(t, client, hubURL, other, url.Values{"topic": {devTopic}, "data": {"x"}}); resp.StatusCode != http.StatusUnauthorized {
@@ -291,7 +337,6 @@ func TestTokenMintsTokensTheHubAccepts(t *testing.T) {
 		data := []string{"from legacy", "from modern"}[i]
 		mustPublish(t, client, hubURL, pub, url.Values{"topic": {topicURL}, "data": {data}, "private": {"on"}})
 		for j, st := range subs {
-			t.Logf("waiting for %q on subscriber %d", data, j)
 			if got := st.nextData(t, 10*time.Second); got != data {
 				t.Errorf("subscriber %d got %q, want %q", j, got, data)
 			}
@@ -329,5 +374,50 @@ func TestTokenBadFlags(t *testing.T) {
 		if code != exitUsage || !strings.HasPrefix(stderr, tt.want) || stdout != "" {
 			t.Errorf("token %q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, stdout, stderr, tt.want)
 		}
+	}
+}
+
+// The normal production setup: a PEM public key read from a file verifies
+// tokens signed with the matching private key.
+func TestServePEMKeyFromFile(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	privDER, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pubFile, privFile := filepath.Join(dir, "pub.pem"), filepath.Join(dir, "priv.pem")
+	writeFile(t, pubFile, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})))
+	writeFile(t, privFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER})))
+
+	// A PEM key without an algorithm is refused at start-up.
+	code, _, stderr := runApp(t, nil, "serve", "--addr", "127.0.0.1:0", "--transport", "memory://", "--jwt-key", "@"+pubFile)
+	if code != exitUsage || !strings.Contains(stderr, "--jwt-alg") {
+		t.Errorf("PEM key without --jwt-alg: exit %d, stderr %q; want 2 and a message naming --jwt-alg", code, stderr)
+	}
+
+	s := startServe(t, map[string]string{"HERMES_JWT_ALG": "EdDSA", "HERMES_JWT_KEY": "@" + pubFile},
+		"--addr", "127.0.0.1:0", "--transport", "memory://")
+	hubURL := s.URL + "/.well-known/mercure"
+	client := &http.Client{}
+	tok := mintForTest(t, "@"+privFile, "--alg", "EdDSA", "--publish", "*", "--subscribe", "*")
+	st := subscribe(t, client, hubURL+"?topic=*", tok, nil)
+	mustPublish(t, client, hubURL, tok, url.Values{"topic": {"https://example.com/pem"}, "data": {"signed"}, "private": {"on"}})
+	if got := st.nextData(t, 10*time.Second); got != "signed" {
+		t.Errorf("subscriber got %q", got)
+	}
+	hmac := mintForTest(t, "some-secret", "--publish", "*")
+	if resp, _ := publish(t, client, hubURL, hmac, url.Values{"topic": {"https://example.com/pem"}, "data": {"x"}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an HS256 token against an EdDSA key: %s, want 401", resp.Status)
+	}
+	if strings.Contains(s.Stderr.String(), "BEGIN") {
+		t.Errorf("the log shows the key")
 	}
 }

@@ -148,7 +148,7 @@ claim that Symfony, Laravel and 0.x hubs use; with --modern it uses draft-08
 authorization_details (typ at+jwt) and needs --issuer and --audience.
 
   --key KEY          signing key: a secret, PEM private key, or @FILE (required)
-  --alg ALG          signing algorithm (default HS256 for a secret)
+  --alg ALG          signing algorithm (default HS256 for a secret, the key's own for PEM)
   --publish TOPIC    topic selector the token may publish to (repeatable; * for all)
   --subscribe TOPIC  topic selector the token may subscribe to (repeatable; * for all)
   --modern           draft-08 token instead of the legacy mercure claim

@@ -60,14 +60,13 @@ const (
 	// feedBuffer lets publishers run ahead of the dispatcher by this many
 	// events before the writer waits for it.
 	feedBuffer = 1024
-	// eventsFill is the fill percent of the events bucket. Its keys only
-	// ever grow at the end and are deleted from the front, so pages split
-	// by appends are never written into again: packing them full halves
-	// the file compared with bbolt's default of 0.5. It stays below 1 so
-	// that a page rewritten after deletions at the front is not split into
-	// a full page and a sliver on the next small change. The ids bucket
-	// gets keys in id order (random for random ids) and keeps the default,
-	// which leaves room for inserts between existing keys.
+	// eventsFill is the fill percent of the events bucket. Its keys arrive
+	// in order at the end and leave from the front, so a page split by
+	// appends is never written into again: packing it nearly full halves
+	// the file compared with bbolt's default of 0.5, which suits random
+	// inserts. The ids bucket gets keys in id order (random for random ids)
+	// and keeps the default: with full pages nearly every insert between
+	// existing keys would split a page.
 	eventsFill = 0.9
 )
 

@@ -22,9 +22,9 @@ func openTest(t testing.TB, path string, opts Options) *Transport {
 func TestConformance(t *testing.T) {
 	transporttest.Run(t, transporttest.Factory{
 		Open: func(t *testing.T, dir string, r transporttest.Retention) transport.Transport {
-			// fsync costs milliseconds per commit on this kind of disk and
-			// says nothing about the contract; TestConformanceSynced and
-			// the crash test keep it on.
+			// fsync costs a millisecond or more per commit and says
+			// nothing about the contract; the crash, group commit and
+			// open tests and the benchmarks keep it on.
 			return openTest(t, filepath.Join(dir, "hermes.db"), Options{Size: r.Size, MaxAge: r.MaxAge, NoSync: true})
 		},
 		Durable: true,

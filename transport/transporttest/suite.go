@@ -489,7 +489,7 @@ func (s *suite) testReplayLarge(t *testing.T) {
 	tr := s.open(t, t.TempDir(), Retention{})
 	fd := drain(tr)
 	const n = 100_000
-	sent := appendConcurrently(t, tr, n, 16, func(i int) *transport.Event {
+	sent := appendConcurrently(t, tr, n, 64, func(i int) *transport.Event {
 		return &transport.Event{ID: fmt.Sprint("e", i), Topics: []string{"t"}, Data: "payload"}
 	})
 	fd.wait(t, n)
