@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -279,4 +280,40 @@ func TestJWKS_ResponseSizeLimited(t *testing.T) {
 	srv2.setRaw(http.StatusOK, body[:len(body)-2]+strings.Repeat(" ", maxJWKSBytes-len(body))+`]}`)
 	b := jwksAuth(t, srv2.URL)
 	mustGrant(t, b, bearerRequest("GET", kidToken(t, "ES256", ecKey, "k")), Subscriber)
+}
+
+// TestAuthenticateConcurrent exercises one Authorizer from many goroutines
+// (run with -race): static keys, the JWKS cache and an unknown-kid refresh.
+func TestAuthenticateConcurrent(t *testing.T) {
+	keys(t)
+	srv := newJWKSServer(t, ecJWK(ecKey, "a"))
+	a := newAuth(t, func(c *Config) { c.JWKSURL = srv.URL })
+	legacy := legacySubscriber(t)
+	modern := kidToken(t, "ES256", ecKey, "a")
+	srv.set(ecJWK(ecKey, "a"), ecJWK(ecKey2, "b"))
+	rotated := kidToken(t, "ES256", ecKey2, "b")
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, tok := range []string{legacy, modern, rotated} {
+				r := bearerRequest("GET", tok)
+				if i%2 == 1 {
+					r = mustRequest(t, "GET", testURL)
+					r.AddCookie(&http.Cookie{Name: ModernCookieName, Value: tok})
+				}
+				if g, err := a.Authenticate(r, Subscriber); err != nil || g == nil {
+					errs <- fmt.Errorf("token %.20s…: %v", tok, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

@@ -198,6 +198,13 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		s.end()
 	}()
 
+	// Without history to replay, register before the headers go out: a
+	// client may publish as soon as it sees them, and that update must reach
+	// it. With a replay, registration happens at the end of the replay, and
+	// anything published meanwhile is read from history or queued.
+	if !replay {
+		h.reg.add(s, 0)
+	}
 	w.WriteHeader(http.StatusOK)
 	if err := st.write(heartbeat); err != nil {
 		return
@@ -205,13 +212,13 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	if err := st.flush(); err != nil {
 		return
 	}
-	if !replay {
-		h.reg.add(s, 0)
-	} else if err := st.replay(r.Context(), after); err != nil {
-		if !errors.Is(err, context.Canceled) {
-			h.log.Debug("subscribe: replay ended", "error", err)
+	if replay {
+		if err := st.replay(r.Context(), after); err != nil {
+			if !errors.Is(err, context.Canceled) {
+				h.log.Debug("subscribe: replay ended", "error", err)
+			}
+			return
 		}
-		return
 	}
 	st.live(r.Context())
 }

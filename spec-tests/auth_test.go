@@ -354,7 +354,7 @@ var (
 
 // testRSAKey is generated once per test binary: a 2048-bit key costs
 // noticeable time under -race.
-func testRSAKey(t testing.TB) (*rsa.PrivateKey, []byte) {
+func testRSAKey() (*rsa.PrivateKey, []byte) {
 	rsaOnce.Do(func() {
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
@@ -381,7 +381,7 @@ func signRS256(k *rsa.PrivateKey, header, payload any) string {
 
 func TestTV3_AlgorithmConfusionIsRejected(t *testing.T) {
 	t.Parallel()
-	key, pub := testRSAKey(t)
+	key, pub := testRSAKey()
 	each(t, Options{PublisherKey: pub, SubscriberKey: pub, Alg: "RS256"}, func(t *testing.T, h *Harness) {
 		rs := map[string]any{"alg": "RS256", "typ": "at+jwt"}
 		good := signRS256(key, rs, h.modernClaims(detail([]string{"publish"}, "*")))

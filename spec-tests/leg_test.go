@@ -41,7 +41,7 @@ func TestLEG1_NoTopicWithoutTokenIs401OnPrivateHub(t *testing.T) {
 	})
 }
 
-func TestLEG1_Up1000TopicParameters(t *testing.T) {
+func TestLEG1_UpTo1000TopicParameters(t *testing.T) {
 	t.Parallel()
 	params := func(n int) string {
 		kv := make([]string, 0, 2*n)

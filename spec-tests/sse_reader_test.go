@@ -122,8 +122,9 @@ func (s *Stream) ReadLine(within time.Duration) (string, error) {
 	}
 }
 
-// ReadAll reads until the body ends; it fails if that takes longer than
-// within.
+// ReadAll reads until the body ends and returns what came. The error is nil
+// at a clean end, errDeadline if the stream was still open after within,
+// or whatever else ended the body (a reset).
 func (s *Stream) ReadAll(within time.Duration) ([]byte, error) {
 	deadline := time.Now().Add(within)
 	for {

@@ -211,9 +211,14 @@ func convertServe(raw map[string]rawValue, onCommandLine map[string]bool, env lo
 			c.explicit[name] = true
 		}
 	}
-	var errs []error
+	type flagError struct {
+		order int // position of the flag in serveOptions
+		err   error
+	}
+	var flagErrs []flagError
 	fail := func(name, format string, a ...any) {
-		errs = append(errs, usageErrorf("%s: %s", raw[name].describe(name), fmt.Sprintf(format, a...)))
+		order := slices.IndexFunc(serveOptions, func(o option) bool { return o.name == name })
+		flagErrs = append(flagErrs, flagError{order, usageErrorf("%s: %s", raw[name].describe(name), fmt.Sprintf(format, a...))})
 	}
 
 	c.Addr = raw["addr"].value
@@ -298,9 +303,14 @@ func convertServe(raw map[string]rawValue, onCommandLine map[string]bool, env lo
 		fail("log-format", "invalid format %q (want text or json)", raw["log-format"].value)
 	}
 
-	if len(errs) > 0 {
+	if len(flagErrs) > 0 {
 		// Every mistake is reported, one per line, in the order of the
 		// usage text, so a broken deployment is fixed in one round.
+		slices.SortStableFunc(flagErrs, func(a, b flagError) int { return a.order - b.order })
+		errs := make([]error, len(flagErrs))
+		for i, fe := range flagErrs {
+			errs[i] = fe.err
+		}
 		return nil, errors.Join(errs...)
 	}
 	return c, nil

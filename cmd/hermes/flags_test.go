@@ -230,12 +230,16 @@ func TestServeBadValueNamesTheFlag(t *testing.T) {
 
 // Several mistakes are all reported, one line each.
 func TestServeReportsEveryBadValue(t *testing.T) {
-	code, _, stderr := runApp(t, nil, "serve", "--heartbeat", "x", "--log-format", "xml")
+	code, _, stderr := runApp(t, nil, "serve", "--log-format", "xml", "--dev=maybe", "--heartbeat", "x")
 	if code != exitUsage {
 		t.Fatalf("exit code = %d, want 2", code)
 	}
 	got := lines(stderr)
-	want := []string{`hermes: --heartbeat: invalid duration "x"`, `hermes: --log-format: invalid format "xml" (want text or json)`}
+	want := []string{ // in the order of the usage text
+		`hermes: --heartbeat: invalid duration "x"`,
+		`hermes: --dev: invalid boolean "maybe"`,
+		`hermes: --log-format: invalid format "xml" (want text or json)`,
+	}
 	if !slices.Equal(got, want) {
 		t.Errorf("stderr lines = %q, want %q", got, want)
 	}

@@ -86,6 +86,11 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 
+	// The dev banner comes first, so that whoever waits for the listening
+	// line finds the tokens already printed.
+	if cfg.Dev {
+		writeDevBanner(a.stdout, cfg, k, baseURL)
+	}
 	// The exact phrase "listening on http://" is what tests and scripts
 	// look for; keep it.
 	logger.Info("listening on "+baseURL,
@@ -97,9 +102,6 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		"anonymous", cfg.Anonymous,
 		"dev", cfg.Dev,
 	)
-	if cfg.Dev {
-		writeDevBanner(a.stdout, cfg, k, baseURL)
-	}
 
 	code := exitOK
 	select {

@@ -3,6 +3,7 @@ package topic
 import (
 	"errors"
 	"fmt"
+	"regexp/syntax"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +143,38 @@ func FuzzValidString(f *testing.F) {
 		}
 		if (err == nil) != want {
 			t.Fatalf("ValidString(%q) = %v, want valid=%v", s, err, want)
+		}
+	})
+}
+
+// FuzzEstimate checks the cost estimators used for MAT-9: they never panic,
+// and the regexp estimate is an upper bound of the real program size.
+func FuzzEstimate(f *testing.F) {
+	for _, s := range []string{
+		"a", "[a-z]+", "(a|b)*c", "a{2,5}", "(?:ab){3,}", "(?P<x>a)(b)?", `\d+\.\d*`, "^$", "(a{1,1000}){1,1000}",
+		"https://e.com/:id/(\\d+)/*", `urn\:x\:*`, "{/books}?/:id+", "(", "((?:a))", "[", "x**",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		_ = estimateURLPattern(expr, "https://hub.test/.well-known/mercure")
+		insts, caps := estimateRegexp(expr)
+		if insts < 1 || caps < 0 {
+			t.Fatalf("estimateRegexp(%q) = %d, %d", expr, insts, caps)
+		}
+		re, err := syntax.Parse(expr, syntax.Perl)
+		if err != nil || insts > maxPatternInsts {
+			return
+		}
+		prog, err := syntax.Compile(re.Simplify())
+		if err != nil {
+			return
+		}
+		if len(prog.Inst) > insts {
+			t.Fatalf("estimateRegexp(%q) = %d instructions, the program has %d", expr, insts, len(prog.Inst))
+		}
+		if caps != re.MaxCap() {
+			t.Fatalf("estimateRegexp(%q) captures = %d, want %d", expr, caps, re.MaxCap())
 		}
 	})
 }

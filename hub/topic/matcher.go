@@ -66,6 +66,9 @@ type Matcher struct {
 	// kindTemplate: the anchored regular expression of the URI template.
 	re *regexp.Regexp
 
+	// kindTemplate, kindURLPattern: static evaluation cost (MAT-9).
+	cost cost
+
 	// kindURLPattern: the compiled pattern and the parsed hub URL relative
 	// topics are resolved against.
 	up       *urlpattern.URLPattern
@@ -102,33 +105,77 @@ func Compile(typ, pattern string, opt Options) (*Matcher, error) {
 		return m, nil
 	}
 
-	switch typ {
-	case TypeExact:
+	if typ == TypeExact {
 		m.kind = kindExact
-	case TypeLegacy:
-		if re := compileTemplate(pattern); re != nil {
-			m.kind = kindTemplate
-			m.re = re
-		} else {
-			// LEG-2: not a template (or a broken one): plain equality.
-			m.kind = kindExact
-		}
-	case TypeURLPattern:
+		return m, nil
+	}
+
+	var key compiledKey
+	if typ == TypeURLPattern {
 		base, err := parseBase(opt.Base)
 		if err != nil {
 			return nil, err
 		}
-		baseHref := base.Href(false)
-		up, err := compileURLPattern(pattern, baseHref)
-		if err != nil {
-			return nil, err
-		}
-		m.kind = kindURLPattern
-		m.up = up
-		m.base = base
-		m.baseHref = baseHref
+		m.base, m.baseHref = base.url, base.href
+		key.base = base.href
 	}
+	key.typ, key.pattern = typ, pattern
+	c, ok := compiledPatterns.get(key)
+	if !ok {
+		c = compilePattern(typ, pattern, m.baseHref)
+		if len(pattern) <= maxCachedLen {
+			compiledPatterns.put(key, c)
+		}
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	m.kind, m.re, m.up, m.cost = c.kind, c.re, c.up, c.cost
 	return m, nil
+}
+
+// compiledKey identifies the result of compiling a pattern: the base only
+// matters to URL patterns and is empty for legacy selectors.
+type compiledKey struct{ typ, base, pattern string }
+
+// compiled is the immutable, shareable result of compiling a legacy or URL
+// pattern selector (compiled regular expressions and URL patterns are safe
+// for concurrent use).
+type compiled struct {
+	kind kind
+	re   *regexp.Regexp
+	up   *urlpattern.URLPattern
+	cost cost
+	err  error
+}
+
+// Compiling is far more expensive than matching (about 0.3 ms for a typical
+// URL pattern, 0.1 ms for a URI template), and the clients of an application
+// all subscribe with the same few patterns, so compilations (failures
+// included) are shared through a bounded cache. Only patterns up to
+// maxCachedLen bytes are kept, which bounds its memory.
+const compiledCacheSize = 512
+
+var compiledPatterns = newBoundedCache[compiledKey, compiled](compiledCacheSize)
+
+// compilePattern compiles a non-wildcard legacy selector or URL pattern.
+func compilePattern(typ, pattern, baseHref string) compiled {
+	if typ == TypeLegacy {
+		if re, c, ok := compileTemplate(pattern); ok {
+			return compiled{kind: kindTemplate, re: re, cost: c}
+		}
+		// LEG-2: not a template (or a broken one): plain equality.
+		return compiled{kind: kindExact}
+	}
+	c := estimateURLPattern(pattern, baseHref)
+	if c.insts > maxPatternInsts || c.captures > maxPatternCaptures {
+		return compiled{err: fmt.Errorf("%w: URL pattern too complex", ErrInvalidPattern)}
+	}
+	up, err := compileURLPattern(pattern, baseHref)
+	if err != nil {
+		return compiled{err: err}
+	}
+	return compiled{kind: kindURLPattern, up: up, cost: c}
 }
 
 // Type returns the matcher type given to Compile.
@@ -165,7 +212,9 @@ func (m *Matcher) ExactKey() (key string, ok bool) {
 
 // Match reports whether topic is selected by m. It never fails: a topic that
 // cannot be interpreted for m's type (e.g. an unparsable URL for a URL
-// pattern, MAT-8) does not match.
+// pattern, MAT-8) does not match, and neither does a topic so long that
+// evaluating m's regular expression on it would exceed the evaluation cost
+// limit (MAT-9; only pathological patterns reach it with ordinary topics).
 func (m *Matcher) Match(topic string) bool {
 	if m == nil {
 		return false
@@ -177,7 +226,10 @@ func (m *Matcher) Match(topic string) bool {
 		return topic == m.pattern
 	case kindTemplate:
 		// LEG-2: a template also matches itself, byte for byte.
-		return topic == m.pattern || m.re.MatchString(topic)
+		if topic == m.pattern {
+			return true
+		}
+		return !m.cost.tooExpensive(len(topic)) && m.re.MatchString(topic)
 	case kindURLPattern:
 		return m.matchURL(topic)
 	default:

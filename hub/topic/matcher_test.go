@@ -438,3 +438,76 @@ func TestMatchIsSafeForConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestMAT9_PathologicalURLPatternsRejected(t *testing.T) {
+	for name, pattern := range map[string]string{
+		"many wildcards":      "https://e.com/" + strings.Repeat("*a", 100),
+		"many named groups":   "https://e.com" + strings.Repeat("/:p", 100),
+		"counted repetitions": "https://e.com/" + strings.Repeat("([a-z]{1,1000})", 10),
+	} {
+		_, err := Compile(TypeURLPattern, pattern, hubOpt)
+		if !errors.Is(err, ErrInvalidPattern) || !strings.HasSuffix(err.Error(), "URL pattern too complex") {
+			t.Errorf("%s: error = %v, want a too-complex ErrInvalidPattern", name, err)
+		}
+	}
+}
+
+func TestMAT9_EvaluationOverCostLimitDoesNotMatch(t *testing.T) {
+	// Accepted, but each byte of input is costly for the NFA (60 captures).
+	m := mustCompile(t, TypeURLPattern, "https://e.com/"+strings.Repeat("*", 60), hubOpt)
+	checkMatches(t, m, []matchCase{
+		{"https://e.com/abc", true},
+		{"https://e.com/" + strings.Repeat("a", 100_000), false},
+	})
+	if !m.cost.tooExpensive(100_000) || m.cost.tooExpensive(20) {
+		t.Errorf("cost %+v: limit not where expected", m.cost)
+	}
+}
+
+func TestMAT9_LegacyTemplateOverCostLimitOnlyMatchesItself(t *testing.T) {
+	sel := "https://e.com/" + strings.Repeat("{a}", 60)
+	m := mustCompile(t, TypeLegacy, sel, hubOpt)
+	checkMatches(t, m, []matchCase{
+		{sel, true}, // byte identity is always checked
+		{"https://e.com/abc", true},
+		{"https://e.com/" + strings.Repeat("a", 1_000_000), false},
+	})
+}
+
+func TestMAT9_OrdinaryPatternsAllowLongTopics(t *testing.T) {
+	long := strings.Repeat("x", 8000)
+	checkMatches(t, mustCompile(t, TypeURLPattern, "https://example.com/books/:id", hubOpt),
+		[]matchCase{{"https://example.com/books/" + long, true}})
+	checkMatches(t, mustCompile(t, TypeLegacy, "https://example.com/books/{id}", hubOpt),
+		[]matchCase{{"https://example.com/books/" + long + long + long, true}})
+}
+
+func TestLEG2_TemplateWithMoreThanMaxVariablesIsExact(t *testing.T) {
+	sel := "https://example.com/{" + strings.Repeat("a,", maxTemplateVars) + "a}"
+	m := mustCompile(t, TypeLegacy, sel, hubOpt)
+	if k, ok := m.ExactKey(); !ok || k != sel {
+		t.Errorf("ExactKey() = %q, %v; want the selector itself", k, ok)
+	}
+	ok := "https://example.com/{" + strings.Repeat("a,", maxTemplateVars-2) + "a}"
+	if _, isExact := mustCompile(t, TypeLegacy, ok, hubOpt).ExactKey(); isExact {
+		t.Errorf("a template with %d variables must stay a template", maxTemplateVars)
+	}
+}
+
+func TestCompileSharesCompiledPatterns(t *testing.T) {
+	a := mustCompile(t, TypeURLPattern, "https://example.com/shared/:id", hubOpt)
+	b := mustCompile(t, TypeURLPattern, "https://example.com/shared/:id", hubOpt)
+	if a.up != b.up {
+		t.Error("identical URL patterns were compiled twice")
+	}
+	c := mustCompile(t, TypeURLPattern, "/shared/:id", Options{Base: "https://other.test/.well-known/mercure"})
+	d := mustCompile(t, TypeURLPattern, "/shared/:id", hubOpt)
+	if c.up == d.up || !c.Match("https://other.test/shared/1") || c.Match("https://hub.test/shared/1") || !d.Match("https://hub.test/shared/1") {
+		t.Error("compiled patterns shared across bases")
+	}
+	for range 2 { // the second failure comes from the cache
+		if _, err := Compile(TypeURLPattern, "https://e.com/(", hubOpt); !errors.Is(err, ErrInvalidPattern) {
+			t.Errorf("error = %v", err)
+		}
+	}
+}

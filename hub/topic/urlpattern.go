@@ -16,8 +16,9 @@ var urlParser = whatwg.NewParser()
 // parsedBase is one parsed hub URL, remembered because every URL pattern
 // matcher of a hub is compiled with the same base.
 type parsedBase struct {
-	raw string
-	url *whatwg.Url
+	raw  string
+	url  *whatwg.Url
+	href string // serialized url
 }
 
 var lastBase atomic.Pointer[parsedBase]
@@ -25,12 +26,12 @@ var lastBase atomic.Pointer[parsedBase]
 // parseBase parses the hub URL relative patterns and topics resolve against.
 // The returned URL is shared between matchers and goroutines, so it is made
 // read-only before being published (see below).
-func parseBase(raw string) (*whatwg.Url, error) {
+func parseBase(raw string) (*parsedBase, error) {
 	if raw == "" {
 		raw = defaultBase
 	}
 	if pb := lastBase.Load(); pb != nil && pb.raw == raw {
-		return pb.url, nil
+		return pb, nil
 	}
 	u, err := urlParser.Parse(raw)
 	if err != nil {
@@ -41,8 +42,9 @@ func parseBase(raw string) (*whatwg.Url, error) {
 	// it clones: a write. Creating them now makes later uses pure reads, so
 	// concurrent Match calls sharing this base do not race.
 	_ = u.SearchParams()
-	lastBase.Store(&parsedBase{raw: raw, url: u})
-	return u, nil
+	pb := &parsedBase{raw: raw, url: u, href: u.Href(false)}
+	lastBase.Store(pb)
+	return pb, nil
 }
 
 // compileURLPattern compiles a WHATWG URL Pattern (MAT-6). ignoreCase is never
@@ -144,9 +146,10 @@ func (m *Matcher) resolve(topic string) (r resolved) {
 	return resolved{href: u.Href(false), ok: true}
 }
 
-// evalURL tests an absolute, already canonical URL against the pattern.
+// evalURL tests an absolute, already canonical URL against the pattern,
+// unless that would cost more than the evaluation limit (MAT-9).
 func (m *Matcher) evalURL(r resolved) (ok bool) {
-	if !r.ok {
+	if !r.ok || m.cost.tooExpensive(len(r.href)) {
 		return false
 	}
 	defer func() {
