@@ -31,7 +31,11 @@ const (
 type Config struct {
 	// PublisherKey and SubscriberKey verify tokens of each role: a raw HMAC
 	// secret, or a PEM-encoded public key (a private key is accepted too
-	// and its public half used). Either may be empty when JWKSURL is set.
+	// and its public half used). Either may be empty when JWKSURL is set;
+	// a role with neither a key nor a JWKS refuses every token presented
+	// for it (401), while requests without a token stay anonymous.
+	// With both a static key and a JWKS, the token's alg picks the one
+	// that accepts it; when both do, a token with a kid goes to the JWKS.
 	PublisherKey  []byte
 	SubscriberKey []byte
 	// Alg is the one algorithm static keys accept. Empty means HS256 for a
@@ -44,7 +48,9 @@ type Config struct {
 	PublisherAlg  string
 	SubscriberAlg string
 	// JWKSURL is fetched for keys of both roles (selected by kid), cached,
-	// and refreshed periodically and on an unknown kid.
+	// and refreshed periodically and on an unknown kid. The first fetch
+	// runs in the background: an unreachable server never blocks New.
+	// Only http(s) URLs are supported (no file://).
 	JWKSURL string
 	// JWKSAlgs is the allowlist for JWKS keys. Empty means EdDSA, ES256/384/512,
 	// RS256/384/512, PS256/384/512.

@@ -317,3 +317,18 @@ func TestAuthenticateConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestJWKS_StaticAndJWKSSameAlg: when the static key and the set both
+// accept the alg, a kid points into the set and no kid means the static key.
+func TestJWKS_StaticAndJWKSSameAlg(t *testing.T) {
+	keys(t)
+	srv := newJWKSServer(t, ecJWK(ecKey2, "set"))
+	a := newAuth(t, func(c *Config) {
+		c.JWKSURL = srv.URL
+		c.SubscriberKey, c.SubscriberAlg = ecPubPEM, "ES256"
+	})
+	mustGrant(t, a, bearerRequest("GET", kidToken(t, "ES256", ecKey, "")), Subscriber)
+	mustGrant(t, a, bearerRequest("GET", kidToken(t, "ES256", ecKey2, "set")), Subscriber)
+	mustInvalid(t, a, bearerRequest("GET", kidToken(t, "ES256", ecKey2, "")), Subscriber)
+	mustInvalid(t, a, bearerRequest("GET", kidToken(t, "ES256", ecKey, "set")), Subscriber)
+}

@@ -1,8 +1,12 @@
 package auth
 
 import (
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +101,7 @@ func TestTV3_KeyMustFitAlg(t *testing.T) {
 		"JWKS algs without URL":  {JWKSAlgs: []string{"ES256"}},
 		"relative JWKS URL":      {JWKSURL: "/jwks"},
 		"subscriber PEM bad alg": {SubscriberKey: ecPubPEM, Alg: "RS256"},
+		"unsupported PEM block":  {PublisherKey: []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"), Alg: "EdDSA"},
 	}
 	for name, cfg := range bad {
 		if err := cfg.Validate(); err == nil {
@@ -119,12 +124,24 @@ func TestTV3_KeyMustFitAlg(t *testing.T) {
 		"Ed25519 private key": {PublisherKey: edPrivPEM, Alg: "EdDSA"},
 		"secret default":      {PublisherKey: pubSecret},
 		"per-role algs":       {PublisherKey: pubSecret, SubscriberKey: ecPubPEM, SubscriberAlg: "ES256"},
+		"PKCS1 public key":    {PublisherKey: pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)}), Alg: "RS256"},
+		"certificate":         {PublisherKey: selfSignedCert(t), Alg: "ES256"},
 	}
 	for name, cfg := range good {
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+func selfSignedCert(t testing.TB) []byte {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: testNow, NotAfter: testNow.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &ecKey.PublicKey, ecKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 func TestTV3_AsymmetricStaticKeys(t *testing.T) {

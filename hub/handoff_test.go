@@ -137,3 +137,22 @@ func TestREC15_ReplayThenLiveWithoutGapOrDuplicate(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscriberRegisteredBeforeHeaders: a client that publishes as soon as
+// its stream's headers arrive must receive that update, every time.
+func TestSubscriberRegisteredBeforeHeaders(t *testing.T) {
+	_, srv := newTestHub(t, 1000)
+	for i := 0; i < 50; i++ {
+		resp, err := http.Get(srv.URL + Path + "?topic=t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := fmt.Sprint("r", i)
+		publishID(t, srv, "t", id)
+		got := readIDs(t, resp.Body, 1, 5*time.Second)
+		resp.Body.Close()
+		if got[0] != id {
+			t.Fatalf("round %d: got %s", i, got[0])
+		}
+	}
+}

@@ -19,8 +19,15 @@
 //
 // The value [Wildcard] (`*`) matches every topic whatever the type.
 //
-// Every regular expression involved is Go's RE2 engine, so matching time is
-// linear in the topic length whatever the pattern (MAT-9).
+// Every regular expression involved runs on Go's RE2 engine, so matching
+// time is linear in the topic length. The factor (program size, capture
+// groups) is bounded too: patterns too costly to evaluate are refused at
+// compile time, and an evaluation whose estimated cost exceeds a fixed budget
+// counts as not matching (MAT-9). See complexity.go.
+//
+// Compiled patterns, URL pattern results and resolved topics are kept in
+// small bounded package-level caches: the clients of one application use the
+// same few patterns, and URL parsing dominates URL pattern matching.
 //
 // [ValidString] implements the character rules shared by topics and matcher
 // values (TOP-1), and [IsReserved] the reserved hub namespace test applied to

@@ -83,9 +83,17 @@ type Matcher struct {
 // The pattern must pass ValidString. "*" is the wildcard for every type and
 // is recognized before any type-specific parsing (MAT-3, LEG-2).
 //
+// A URL pattern whose regular expressions would be too large or track too
+// many capture groups to be evaluated safely is rejected (MAT-9); a legacy
+// URI template in that case is compared as a plain string, like a template
+// that does not parse.
+//
 // Every error caused by typ or pattern wraps ErrInvalidPattern and never
 // repeats the text of the underlying compiler (SUB-8). An unusable
 // opt.Base is a configuration error and does not wrap ErrInvalidPattern.
+//
+// Compiled patterns are shared between matchers through a bounded cache, so
+// compiling the same selector for many subscribers is cheap.
 func Compile(typ, pattern string, opt Options) (*Matcher, error) {
 	switch typ {
 	case TypeExact, TypeURLPattern, TypeLegacy:
