@@ -202,8 +202,11 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	// client may publish as soon as it sees them, and that update must reach
 	// it. With a replay, registration happens at the end of the replay, and
 	// anything published meanwhile is read from history or queued.
+	// Events stored before this point but not dispatched yet were published
+	// before the request: they are history, not live events, so minSeq
+	// starts at the transport's last Seq, not at the last dispatched one.
 	if !replay {
-		h.reg.add(s, 0)
+		h.reg.add(s, h.cfg.Transport.LastSeq())
 	}
 	w.WriteHeader(http.StatusOK)
 	if err := st.write(heartbeat); err != nil {
@@ -374,6 +377,9 @@ func (st *stream) live(ctx context.Context) {
 			st.h.log.Debug("subscriber too slow: disconnected")
 			return
 		case <-end:
+			// Give the response's terminating bytes a write deadline of their
+			// own, so the client sees a clean end of stream and reconnects.
+			_ = st.rc.SetWriteDeadline(time.Now().Add(st.h.cfg.DispatchTimeout))
 			return
 		case <-ctx.Done():
 			return

@@ -26,10 +26,11 @@ func compileTemplate(selector string) (re *regexp.Regexp, c cost, ok bool) {
 		return nil, cost{}, false
 	}
 	// Template.Regexp uses regexp.MustCompile: a template that parses but
-	// yields an expression RE2 refuses (e.g. an expression listing more than
-	// 1001 variables becomes a repeat count over RE2's limit of 1000) would
-	// panic. A 0.x hub could not match such a selector either; treat it like
-	// a broken template.
+	// yields an expression RE2 refuses would panic (an expression listing
+	// more than 1001 variables becomes a repeat count over RE2's limit of
+	// 1000; maxTemplateVars already keeps clear of that, this is defense in
+	// depth). A 0.x hub could not match such a selector either; treat it
+	// like a broken template.
 	defer func() {
 		if recover() != nil {
 			re, c, ok = nil, cost{}, false

@@ -131,7 +131,7 @@ func Compile(typ, pattern string, opt Options) (*Matcher, error) {
 	c, ok := compiledPatterns.get(key)
 	if !ok {
 		c = compilePattern(typ, pattern, m.baseHref)
-		if len(pattern) <= maxCachedLen {
+		if len(pattern) <= maxCachedPatternLen && c.cost.insts <= maxCachedPatternInsts {
 			compiledPatterns.put(key, c)
 		}
 	}
@@ -160,9 +160,14 @@ type compiled struct {
 // Compiling is far more expensive than matching (about 0.3 ms for a typical
 // URL pattern, 0.1 ms for a URI template), and the clients of an application
 // all subscribe with the same few patterns, so compilations (failures
-// included) are shared through a bounded cache. Only patterns up to
-// maxCachedLen bytes are kept, which bounds its memory.
-const compiledCacheSize = 512
+// included) are shared through a bounded cache. Only small patterns are kept
+// (typical ones are 100 to 300 estimated instructions), so that the cache
+// holds at most a few megabytes of compiled programs whatever clients send.
+const (
+	compiledCacheSize     = 256
+	maxCachedPatternLen   = 1024
+	maxCachedPatternInsts = 1024
+)
 
 var compiledPatterns = newBoundedCache[compiledKey, compiled](compiledCacheSize)
 

@@ -85,7 +85,8 @@ func compileURLPattern(pattern string, base string) (up *urlpattern.URLPattern, 
 //     subscriptions) and making a repeated topic a map lookup.
 //
 // Both are bounded in entries, and only short strings are cached, so their
-// memory is bounded too (about 2048*(maxCachedLen*2) bytes at worst).
+// memory is bounded too (under 20 MB in the very worst case, mostly strings
+// that updates and matchers hold anyway).
 const (
 	maxCachedLen   = 2048
 	urlCacheSize   = 2048
