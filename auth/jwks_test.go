@@ -66,11 +66,21 @@ func (s *jwksServer) setRaw(status int, body string) {
 	s.mu.Unlock()
 }
 
-func bigB64(i *big.Int, size int) string { return b64(i.FillBytes(make([]byte, size))) }
+// ecXY returns the coordinates of a P-256 public key, from its uncompressed
+// encoding (0x04 || X || Y).
+func ecXY(t testing.TB, pub *ecdsa.PublicKey) (x, y []byte) {
+	t.Helper()
+	b, err := pub.Bytes()
+	if err != nil || len(b) != 65 {
+		t.Fatalf("encoding the EC public key: %v", err)
+	}
+	return b[1:33], b[33:]
+}
 
-func ecJWK(k *ecdsa.PrivateKey, kid string) map[string]any {
+func ecJWK(t testing.TB, k *ecdsa.PrivateKey, kid string) map[string]any {
+	x, y := ecXY(t, &k.PublicKey)
 	return map[string]any{"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
-		"x": bigB64(k.PublicKey.X, 32), "y": bigB64(k.PublicKey.Y, 32)}
+		"x": b64(x), "y": b64(y)}
 }
 
 func rsaJWK(k *rsa.PrivateKey, kid, alg string) map[string]any {
@@ -104,7 +114,7 @@ func kidToken(t testing.TB, alg string, key any, kid string) string {
 
 func TestJWKS_VerifiesByKid(t *testing.T) {
 	keys(t)
-	srv := newJWKSServer(t, ecJWK(ecKey, "ec1"), rsaJWK(rsaKey, "rsa1", "RS256"), edJWK(edPub, "ed1"))
+	srv := newJWKSServer(t, ecJWK(t, ecKey, "ec1"), rsaJWK(rsaKey, "rsa1", "RS256"), edJWK(edPub, "ed1"))
 	a := jwksAuth(t, srv.URL)
 	mustGrant(t, a, bearerRequest("GET", kidToken(t, "ES256", ecKey, "ec1")), Subscriber)
 	mustGrant(t, a, bearerRequest("GET", kidToken(t, "RS256", rsaKey, "rsa1")), Subscriber)
@@ -124,11 +134,11 @@ func TestJWKS_VerifiesByKid(t *testing.T) {
 
 func TestJWKS_RotationUnknownKidRefreshes(t *testing.T) {
 	keys(t)
-	srv := newJWKSServer(t, ecJWK(ecKey, "old"))
+	srv := newJWKSServer(t, ecJWK(t, ecKey, "old"))
 	a := jwksAuth(t, srv.URL)
 	mustGrant(t, a, bearerRequest("GET", kidToken(t, "ES256", ecKey, "old")), Subscriber)
 
-	srv.set(ecJWK(ecKey2, "new"))
+	srv.set(ecJWK(t, ecKey2, "new"))
 	mustGrant(t, a, bearerRequest("GET", kidToken(t, "ES256", ecKey2, "new")), Subscriber)
 	if n := srv.fetches.Load(); n != 2 {
 		t.Fatalf("%d fetches, want 2 (one refresh for the unknown kid)", n)
@@ -169,7 +179,7 @@ func TestJWKS_FailedFirstFetchDoesNotBlockStartup(t *testing.T) {
 	// The first fetch failed and the set is empty. Once the server is back,
 	// the first token with a kid refreshes it.
 	srv.setRaw(http.StatusOK, "")
-	srv.set(ecJWK(ecKey, "k"))
+	srv.set(ecJWK(t, ecKey, "k"))
 	mustGrant(t, a, bearerRequest("GET", kidToken(t, "ES256", ecKey, "k")), Subscriber)
 	if n := srv.fetches.Load(); n != 2 {
 		t.Fatalf("%d fetches, want 2", n)
@@ -178,7 +188,7 @@ func TestJWKS_FailedFirstFetchDoesNotBlockStartup(t *testing.T) {
 
 func TestJWKS_UnreachableServerDoesNotDelayNew(t *testing.T) {
 	keys(t)
-	srv := newJWKSServer(t, ecJWK(ecKey, "k"))
+	srv := newJWKSServer(t, ecJWK(t, ecKey, "k"))
 	release := make(chan struct{})
 	srv.mu.Lock()
 	srv.block = release
@@ -209,7 +219,7 @@ func TestJWKS_UnreachableServerDoesNotDelayNew(t *testing.T) {
 
 func TestJWKS_AlgAllowlist(t *testing.T) {
 	keys(t)
-	srv := newJWKSServer(t, ecJWK(ecKey, "ec"), rsaJWK(rsaKey, "rsa", ""))
+	srv := newJWKSServer(t, ecJWK(t, ecKey, "ec"), rsaJWK(rsaKey, "rsa", ""))
 	a := jwksAuth(t, srv.URL, func(c *Config) { c.JWKSAlgs = []string{"ES256"} })
 	mustGrant(t, a, bearerRequest("GET", kidToken(t, "ES256", ecKey, "ec")), Subscriber)
 	if reason := mustInvalid(t, a, bearerRequest("GET", kidToken(t, "RS256", rsaKey, "rsa")), Subscriber); !strings.Contains(reason, "alg") {
@@ -221,7 +231,7 @@ func TestJWKS_AlgAllowlist(t *testing.T) {
 
 func TestJWKS_KeyUseAndAlgRespected(t *testing.T) {
 	keys(t)
-	enc := ecJWK(ecKey, "enc")
+	enc := ecJWK(t, ecKey, "enc")
 	enc["use"] = "enc"
 	srv := newJWKSServer(t, enc, rsaJWK(rsaKey, "rs512", "RS512"))
 	a := jwksAuth(t, srv.URL)
@@ -240,11 +250,11 @@ func TestJWKS_KeyUseAndAlgRespected(t *testing.T) {
 // used, whether or not its kid is known.
 func TestTV4_JWKSTokenKeyHeadersIgnored(t *testing.T) {
 	keys(t)
-	attacker := newJWKSServer(t, ecJWK(ecKey2, "evil"))
-	srv := newJWKSServer(t, ecJWK(ecKey, "good"))
+	attacker := newJWKSServer(t, ecJWK(t, ecKey2, "evil"))
+	srv := newJWKSServer(t, ecJWK(t, ecKey, "good"))
 	a := jwksAuth(t, srv.URL)
 	for _, kid := range []string{"good", "evil", ""} {
-		hdr := map[string]any{"typ": "at+jwt", "jwk": ecJWK(ecKey2, kid), "jku": attacker.URL, "x5u": attacker.URL}
+		hdr := map[string]any{"typ": "at+jwt", "jwk": ecJWK(t, ecKey2, kid), "jku": attacker.URL, "x5u": attacker.URL}
 		if kid != "" {
 			hdr["kid"] = kid
 		}
@@ -257,7 +267,7 @@ func TestTV4_JWKSTokenKeyHeadersIgnored(t *testing.T) {
 
 func TestJWKS_WithStaticKey(t *testing.T) {
 	keys(t)
-	srv := newJWKSServer(t, ecJWK(ecKey, "k"))
+	srv := newJWKSServer(t, ecJWK(t, ecKey, "k"))
 	a := newAuth(t, func(c *Config) { c.JWKSURL = srv.URL })
 	// HS256 goes to the static secret, ES256 to the set.
 	mustGrant(t, a, bearerRequest("GET", modernToken(t, subSecret, subscribeAll())), Subscriber)
@@ -268,7 +278,7 @@ func TestJWKS_WithStaticKey(t *testing.T) {
 
 func TestJWKS_ResponseSizeLimited(t *testing.T) {
 	keys(t)
-	jwk, _ := json.Marshal(ecJWK(ecKey, "k"))
+	jwk, _ := json.Marshal(ecJWK(t, ecKey, "k"))
 	srv := newJWKSServer(t)
 	srv.setRaw(http.StatusOK, `{"keys":[`+string(jwk)+strings.Repeat(" ", maxJWKSBytes)+`]}`)
 	a := jwksAuth(t, srv.URL)
@@ -286,11 +296,11 @@ func TestJWKS_ResponseSizeLimited(t *testing.T) {
 // (run with -race): static keys, the JWKS cache and an unknown-kid refresh.
 func TestAuthenticateConcurrent(t *testing.T) {
 	keys(t)
-	srv := newJWKSServer(t, ecJWK(ecKey, "a"))
+	srv := newJWKSServer(t, ecJWK(t, ecKey, "a"))
 	a := newAuth(t, func(c *Config) { c.JWKSURL = srv.URL })
 	legacy := legacySubscriber(t)
 	modern := kidToken(t, "ES256", ecKey, "a")
-	srv.set(ecJWK(ecKey, "a"), ecJWK(ecKey2, "b"))
+	srv.set(ecJWK(t, ecKey, "a"), ecJWK(t, ecKey2, "b"))
 	rotated := kidToken(t, "ES256", ecKey2, "b")
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
@@ -322,7 +332,7 @@ func TestAuthenticateConcurrent(t *testing.T) {
 // accept the alg, a kid points into the set and no kid means the static key.
 func TestJWKS_StaticAndJWKSSameAlg(t *testing.T) {
 	keys(t)
-	srv := newJWKSServer(t, ecJWK(ecKey2, "set"))
+	srv := newJWKSServer(t, ecJWK(t, ecKey2, "set"))
 	a := newAuth(t, func(c *Config) {
 		c.JWKSURL = srv.URL
 		c.SubscriberKey, c.SubscriberAlg = ecPubPEM, "ES256"

@@ -177,7 +177,7 @@ func TestTV4_WrongKeyRejected(t *testing.T) {
 	// A token carrying its own key (jwk header) signed with that key: the
 	// header is never used.
 	ec := newAuth(t, func(c *Config) { c.PublisherKey, c.PublisherAlg = ecPubPEM, "ES256" })
-	x, y := ecKey2.PublicKey.X.FillBytes(make([]byte, 32)), ecKey2.PublicKey.Y.FillBytes(make([]byte, 32))
+	x, y := ecXY(t, &ecKey2.PublicKey)
 	hdr := map[string]any{
 		"jwk": map[string]any{"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y)},
 		"jku": "https://attacker.test/jwks",

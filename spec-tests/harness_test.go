@@ -386,11 +386,6 @@ func (h *Harness) call(t testing.TB, r Req) Result {
 	return res
 }
 
-// status sends r and returns the status code only.
-func (h *Harness) status(t testing.TB, r Req) int {
-	t.Helper()
-	return h.call(t, r).Status
-}
 
 // ---------------------------------------------------------------------------
 // Publishing

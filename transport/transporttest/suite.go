@@ -471,7 +471,7 @@ func appendConcurrently(t *testing.T, tr transport.Transport, n, workers int, mk
 				out[ev.Seq-1] = ev
 				mu.Unlock()
 				if dup != nil {
-					errs <- fmt.Errorf("Seq %d assigned twice (%q and %q)", ev.Seq, dup.ID, ev.ID)
+					errs <- fmt.Errorf("seq %d assigned twice (%q and %q)", ev.Seq, dup.ID, ev.ID)
 					return
 				}
 			}
@@ -499,7 +499,7 @@ func (s *suite) testReplayLarge(t *testing.T) {
 			return fmt.Errorf("replayed Seq %d, want %d", ev.Seq, next)
 		}
 		if ev.ID != sent[next-1].ID {
-			return fmt.Errorf("Seq %d has id %q, want %q", ev.Seq, ev.ID, sent[next-1].ID)
+			return fmt.Errorf("seq %d has id %q, want %q", ev.Seq, ev.ID, sent[next-1].ID)
 		}
 		next++
 		return nil
@@ -591,7 +591,7 @@ func (s *suite) testReplayReentrant(t *testing.T) {
 				return err
 			}
 			if _, ok, err := tr.Lookup(context.Background(), big.ID); err != nil || !ok {
-				return fmt.Errorf("Lookup inside replay: %v, %v", ok, err)
+				return fmt.Errorf("lookup inside replay: %v, %v", ok, err)
 			}
 			return nil
 		})
