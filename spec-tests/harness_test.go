@@ -386,7 +386,6 @@ func (h *Harness) call(t testing.TB, r Req) Result {
 	return res
 }
 
-
 // ---------------------------------------------------------------------------
 // Publishing
 
