@@ -1,3 +1,5 @@
+//go:build unix
+
 package binary_test
 
 import (
@@ -20,6 +22,8 @@ import (
 
 	"github.com/hermes-hub/hermes/auth"
 )
+
+// The package is Unix-only: it stops and kills the hub with signals.
 
 // hermesBin is the binary under test, built by TestMain.
 var hermesBin string
@@ -137,6 +141,7 @@ func startHub(t *testing.T, o hubOptions) *hubProc {
 	// not change what the flags say.
 	h.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	h.cmd.Stdout = io.Discard
+	detachFromTest(h.cmd)
 	h.cmd.Stderr = h.logs
 	if err := h.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", hermesBin, err)
@@ -208,16 +213,6 @@ func (h *hubProc) sigkill() error {
 		return fmt.Errorf("SIGKILL: %w", err)
 	}
 	return nil
-}
-
-// kill9 kills the process with SIGKILL and waits until it is gone, so that
-// the file lock is released and the same bolt file can be reopened.
-func (h *hubProc) kill9(t *testing.T) {
-	t.Helper()
-	if err := h.sigkill(); err != nil {
-		t.Fatal(err)
-	}
-	h.waitKilled(t)
 }
 
 // waitKilled waits for the exit that a SIGKILL caused and checks that it

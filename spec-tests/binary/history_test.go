@@ -1,3 +1,5 @@
+//go:build unix
+
 package binary_test
 
 import (
