@@ -232,7 +232,7 @@ func (a *Authorizer) Authenticate(r *http.Request, role Role) (*Grant, error) {
 			return nil, err
 		}
 	}
-	g, verr := a.verify(r, role, p.token)
+	g, verr := a.verify(r.Context(), role, p.token, a.ResourceID(r))
 	if verr != nil {
 		verr.Reason = p.where() + ": " + verr.Reason
 		return nil, verr
@@ -246,12 +246,13 @@ func (a *Authorizer) Authenticate(r *http.Request, role Role) (*Grant, error) {
 }
 
 // verify checks the signature and the claims of a token for role and
-// turns it into a Grant.
-func (a *Authorizer) verify(r *http.Request, role Role, raw string) (*Grant, *Error) {
+// turns it into a Grant. resourceID is the aud a draft-08 token must
+// contain. Every refusal's Reason names the rule that failed, in words an
+// operator can act on (`hermes token check` prints them).
+func (a *Authorizer) verify(ctx context.Context, role Role, raw, resourceID string) (*Grant, *Error) {
 	if a.keys[role] == nil && a.jwks == nil {
 		return nil, invalidToken("no key configured for %s tokens", role)
 	}
-	ctx := r.Context()
 	holder := &tokenClaims{}
 	tok, err := a.parsers[role].ParseWithClaims(raw, holder, func(t *jwt.Token) (any, error) {
 		return a.keyFor(ctx, role, t)
@@ -260,18 +261,18 @@ func (a *Authorizer) verify(r *http.Request, role Role, raw string) (*Grant, *Er
 		return nil, invalidToken("%s", a.describe(role, tok, err))
 	}
 	if !holder.decoded {
-		return nil, invalidToken("claims: not a JSON object")
+		return nil, invalidToken("claims are not a JSON object")
 	}
 	claims := holder.m
-	if _, ok := tok.Header["crit"]; ok {
+	if crit, ok := tok.Header["crit"]; ok {
 		// RFC 7515 §4.1.11: a recipient that does not understand the
 		// listed extensions must reject; Hermes understands none.
-		return nil, invalidToken("header crit: unsupported extensions")
+		return nil, invalidToken("header crit %s: Hermes supports no JWS extensions", clipJSON(crit))
 	}
-	typ, _ := tok.Header["typ"].(string)
+	typ, typIsString := tok.Header["typ"].(string)
 	_, hasDetails := claims[claimDetails]
-	if hasDetails || isATJWT(typ) {
-		return a.verifyModern(r, typ, claims)
+	if hasDetails || (typIsString && isATJWT(typ)) {
+		return a.verifyModern(tok.Header["typ"], claims, resourceID)
 	}
 	return a.verifyLegacy(claims)
 }
@@ -282,16 +283,7 @@ func (a *Authorizer) verify(r *http.Request, role Role, raw string) (*Grant, *Er
 func (a *Authorizer) keyFor(ctx context.Context, role Role, t *jwt.Token) (any, error) {
 	alg := t.Method.Alg()
 	sk := a.keys[role]
-	useStatic := sk != nil && sk.alg == alg
-	useJWKS := a.jwks != nil && slices.Contains(a.jwksAlgs, alg)
-	if useStatic && useJWKS {
-		// Both accept this alg: a kid points into the key set.
-		if _, hasKID := t.Header["kid"]; hasKID {
-			useStatic = false
-		} else {
-			useJWKS = false
-		}
-	}
+	useStatic, useJWKS := a.keySource(role, alg, t.Header)
 	switch {
 	case useStatic:
 		return sk.key, nil
@@ -301,30 +293,98 @@ func (a *Authorizer) keyFor(ctx context.Context, role Role, t *jwt.Token) (any, 
 	return nil, fmt.Errorf("no %s key for alg %s", role, alg)
 }
 
-// describe turns a golang-jwt error into a Reason naming the failed rule.
+// keySource says whether the static key or the JWKS verifies a token of
+// role signed with alg: the one that accepts alg, and when both do, the
+// JWKS if the token names a kid. keyFor and describe share it so that a
+// refusal names the key that was actually tried.
+func (a *Authorizer) keySource(role Role, alg string, header map[string]any) (useStatic, useJWKS bool) {
+	sk := a.keys[role]
+	useStatic = sk != nil && sk.alg == alg
+	useJWKS = a.jwks != nil && slices.Contains(a.jwksAlgs, alg)
+	if useStatic && useJWKS {
+		// Both accept this alg: a kid points into the key set.
+		if _, hasKID := header["kid"]; hasKID {
+			useStatic = false
+		} else {
+			useJWKS = false
+		}
+	}
+	return useStatic, useJWKS
+}
+
+// describe turns a golang-jwt error into a Reason naming the failed rule
+// and, for alg and signature failures, the key that was (or could have
+// been) used, since "which key does the hub have" is what an operator
+// chasing a 401 needs to know.
 func (a *Authorizer) describe(role Role, tok *jwt.Token, err error) string {
-	if tok != nil {
-		if alg, ok := tok.Header["alg"].(string); ok {
-			allowed := a.jwksAlgs
-			if k := a.keys[role]; k != nil {
-				allowed = append(slices.Clone(allowed), k.alg)
-			}
-			if !slices.Contains(allowed, alg) {
-				return fmt.Sprintf("alg %q not accepted", alg)
-			}
-		} else if tok.Header != nil {
-			return "alg missing"
+	if tok != nil && tok.Header != nil {
+		rawAlg, present := tok.Header["alg"]
+		alg, isString := rawAlg.(string)
+		switch {
+		case !present:
+			return "header alg missing"
+		case !isString:
+			return fmt.Sprintf("header alg %s is not a string", clipJSON(rawAlg))
+		case !slices.Contains(a.allowedAlgs(role), alg):
+			return a.describeAlg(role, alg)
 		}
 	}
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
-		return "malformed: " + err.Error()
+		return "malformed: " + strings.TrimPrefix(err.Error(), jwt.ErrTokenMalformed.Error()+": ")
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return "no verification key: " + err.Error()
+		msg := strings.TrimPrefix(err.Error(), jwt.ErrTokenUnverifiable.Error()+": ")
+		msg = strings.TrimPrefix(msg, "error while executing keyfunc: ")
+		return "no key to verify the signature: " + msg
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return "signature invalid"
+		return a.describeSignature(role, tok)
 	}
 	return err.Error()
+}
+
+// allowedAlgs are the algs some key of role accepts.
+func (a *Authorizer) allowedAlgs(role Role) []string {
+	allowed := slices.Clone(a.jwksAlgs)
+	if k := a.keys[role]; k != nil && !slices.Contains(allowed, k.alg) {
+		allowed = append(allowed, k.alg)
+	}
+	return allowed
+}
+
+// describeAlg explains why alg is refused for role: what the configured
+// keys accept instead.
+func (a *Authorizer) describeAlg(role Role, alg string) string {
+	head := fmt.Sprintf("alg %s not allowed", show(alg))
+	if strings.EqualFold(alg, "none") {
+		return head + ": unsigned tokens are never accepted"
+	}
+	var have []string
+	if k := a.keys[role]; k != nil {
+		have = append(have, fmt.Sprintf("the configured %s key is %s", role, k.alg))
+	}
+	if a.jwks != nil {
+		have = append(have, "the JWKS accepts "+strings.Join(a.jwksAlgs, ", "))
+	}
+	return head + ": " + strings.Join(have, " and ")
+}
+
+// describeSignature names the key a signature failed to verify with.
+func (a *Authorizer) describeSignature(role Role, tok *jwt.Token) string {
+	if tok == nil || tok.Method == nil {
+		return "signature does not verify"
+	}
+	alg := tok.Method.Alg()
+	useStatic, useJWKS := a.keySource(role, alg, tok.Header)
+	switch {
+	case useStatic:
+		return fmt.Sprintf("signature does not verify with the configured %s key (%s)", role, alg)
+	case useJWKS:
+		if kid, ok := tok.Header["kid"].(string); ok {
+			return fmt.Sprintf("signature does not verify with JWKS key %s (%s)", show(kid), alg)
+		}
+		return fmt.Sprintf("signature does not verify with any JWKS key for %s", alg)
+	}
+	return "signature does not verify"
 }
 
 // isATJWT reports whether typ is the JWT access token media type (TV-2).
@@ -333,27 +393,44 @@ func isATJWT(typ string) bool {
 }
 
 // verifyModern applies every draft-08 check (TV-2, TV-5..7, AD-*, TML-*).
-func (a *Authorizer) verifyModern(r *http.Request, typ string, c rawClaims) (*Grant, *Error) {
-	if !isATJWT(typ) {
-		return nil, invalidToken("typ %q is not at+jwt (draft-08 token)", typ)
+// rawTyp is the header's typ as decoded (any JSON value, nil if absent).
+func (a *Authorizer) verifyModern(rawTyp any, c rawClaims, resourceID string) (*Grant, *Error) {
+	if typ, ok := rawTyp.(string); !ok || !isATJWT(typ) {
+		// Only a token with authorization_details reaches here with a
+		// wrong typ: typ at+jwt alone is what makes the others modern.
+		var got string
+		switch {
+		case rawTyp == nil:
+			got = "typ missing"
+		case !ok:
+			got = "typ " + clipJSON(rawTyp)
+		default:
+			got = "typ " + show(typ)
+		}
+		return nil, invalidToken("%s: draft-08 tokens (with authorization_details) need typ at+jwt", got)
 	}
 	if a.issuer == "" {
-		return nil, invalidToken("draft-08 tokens are refused: no issuer configured")
+		return nil, invalidToken("draft-08 token refused: no issuer is configured, so the hub accepts legacy tokens only")
 	}
 	var iss string
-	if raw, ok := c["iss"]; !ok || json.Unmarshal(raw, &iss) != nil || isNull(raw) {
-		return nil, invalidToken("issuer: iss missing or not a string")
-	}
-	if iss != a.issuer {
-		return nil, invalidToken("issuer: iss %q is not the configured issuer", iss)
+	raw, ok := c["iss"]
+	switch {
+	case !ok || isNull(raw):
+		return nil, invalidToken("iss missing: draft-08 tokens must carry the configured issuer %q", clip(a.issuer))
+	case json.Unmarshal(raw, &iss) != nil:
+		return nil, invalidToken("iss %s is not a string: draft-08 tokens must carry the configured issuer %q", clipJSON(raw), clip(a.issuer))
+	case iss != a.issuer:
+		return nil, invalidToken("iss %q is not the configured issuer %q", clip(iss), clip(a.issuer))
 	}
 	exp, err := checkTimes(c, a.now(), true, false)
 	if err != nil {
 		return nil, invalidToken("%v", err)
 	}
-	want := a.ResourceID(r)
-	if err := checkAudience(c["aud"], want); err != nil {
-		return nil, invalidToken("audience: %v", err)
+	if resourceID == "" {
+		return nil, invalidToken("aud cannot be checked: no resource id to compare it with")
+	}
+	if err := checkAudience(c["aud"], resourceID); err != nil {
+		return nil, invalidToken("%v", err)
 	}
 	var details []detail
 	if raw, ok := c[claimDetails]; ok {
@@ -368,29 +445,29 @@ func (a *Authorizer) verifyModern(r *http.Request, typ string, c rawClaims) (*Gr
 // want (TV-6).
 func checkAudience(raw json.RawMessage, want string) error {
 	if raw == nil || isNull(raw) {
-		return errors.New("aud missing")
+		return fmt.Errorf("aud missing: draft-08 tokens must name the hub's resource id %q", clip(want))
 	}
 	var one string
 	if json.Unmarshal(raw, &one) == nil {
 		if one == want {
 			return nil
 		}
-		return fmt.Errorf("aud %q does not contain %q", one, want)
+		return fmt.Errorf("aud %q does not contain the hub's resource id %q", clip(one), clip(want))
 	}
 	var many []json.RawMessage
 	if json.Unmarshal(raw, &many) != nil {
-		return errors.New("aud is neither a string nor an array")
+		return fmt.Errorf("aud %s is neither a string nor an array of strings", clipJSON(raw))
 	}
 	found := false
-	for _, m := range many {
+	for i, m := range many {
 		var s string
 		if json.Unmarshal(m, &s) != nil || isNull(m) {
-			return errors.New("aud array holds a non-string")
+			return fmt.Errorf("aud[%d] %s is not a string", i, clipJSON(m))
 		}
 		found = found || s == want
 	}
 	if !found {
-		return fmt.Errorf("aud array does not contain %q", want)
+		return fmt.Errorf("aud %s does not contain the hub's resource id %q", clipJSON(raw), clip(want))
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func numericDate(v json.RawMessage, allowString bool) (t time.Time, ok bool, err
 	text := string(v)
 	if v[0] == '"' {
 		if !allowString {
-			return time.Time{}, false, errors.New("not a number")
+			return time.Time{}, false, errors.New("a string, not a number of seconds")
 		}
 		if err := json.Unmarshal(v, &text); err != nil {
 			return time.Time{}, false, fmt.Errorf("not a number: %w", err)
@@ -135,20 +135,20 @@ func parseNumericDate(text string) (time.Time, error) {
 func checkTimes(c rawClaims, now time.Time, requireExp, allowString bool) (exp time.Time, err error) {
 	exp, hasExp, err := numericDate(c["exp"], allowString)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("claim exp: %w", err)
+		return time.Time{}, fmt.Errorf("exp %s is not a NumericDate: %w", clipJSON(c["exp"]), err)
 	}
 	if !hasExp && requireExp {
-		return time.Time{}, errors.New("claim exp missing")
+		return time.Time{}, errors.New("exp missing: draft-08 tokens must expire")
 	}
 	if hasExp && !now.Before(exp) {
-		return time.Time{}, fmt.Errorf("expired at %s", exp.UTC().Format(time.RFC3339))
+		return time.Time{}, fmt.Errorf("expired at %s", DescribeTime(exp, now))
 	}
 	nbf, hasNbf, err := numericDate(c["nbf"], allowString)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("claim nbf: %w", err)
+		return time.Time{}, fmt.Errorf("nbf %s is not a NumericDate: %w", clipJSON(c["nbf"]), err)
 	}
 	if hasNbf && now.Before(nbf) {
-		return time.Time{}, fmt.Errorf("not valid before %s", nbf.UTC().Format(time.RFC3339))
+		return time.Time{}, fmt.Errorf("not valid yet: nbf is %s", DescribeTime(nbf, now))
 	}
 	return exp, nil
 }

@@ -42,7 +42,7 @@ type detail struct {
 func parseAuthorizationDetails(raw json.RawMessage, opt topic.Options) ([]detail, error) {
 	var entries []json.RawMessage
 	if err := json.Unmarshal(raw, &entries); err != nil || entries == nil {
-		return nil, errors.New("authorization_details is not an array")
+		return nil, fmt.Errorf("authorization_details %s is not an array", clipJSON(raw))
 	}
 	var (
 		details  []detail
@@ -60,11 +60,13 @@ func parseAuthorizationDetails(raw json.RawMessage, opt topic.Options) ([]detail
 			continue
 		}
 		if len(details) == MaxDetails {
-			return nil, fmt.Errorf("more than %d Mercure authorization details", MaxDetails)
+			return nil, fmt.Errorf("authorization_details: more than %d Mercure details (the limit per token)", MaxDetails)
 		}
 		d, n, err := parseDetail(obj, opt, MaxMatchers-matchers)
 		if err != nil {
-			return nil, fmt.Errorf("authorization_details[%d]: %w", i, err)
+			// parseDetail's messages start with the field they are about,
+			// so this reads as a path: authorization_details[0].topics[1]: …
+			return nil, fmt.Errorf("authorization_details[%d].%w", i, err)
 		}
 		matchers += n
 		details = append(details, d)
@@ -76,11 +78,11 @@ func parseAuthorizationDetails(raw json.RawMessage, opt topic.Options) ([]detail
 func parseDetail(obj map[string]json.RawMessage, opt topic.Options, budget int) (d detail, n int, err error) {
 	actionsRaw, ok := obj["actions"]
 	if !ok {
-		return d, 0, errors.New("actions missing")
+		return d, 0, errors.New(`actions missing: a Mercure detail needs ["publish"] and/or ["subscribe"]`)
 	}
 	var actions []json.RawMessage
 	if err := json.Unmarshal(actionsRaw, &actions); err != nil || actions == nil {
-		return d, 0, errors.New("actions is not an array")
+		return d, 0, fmt.Errorf("actions %s is not an array", clipJSON(actionsRaw))
 	}
 	if len(actions) == 0 {
 		return d, 0, errors.New("actions is empty")
@@ -88,7 +90,7 @@ func parseDetail(obj map[string]json.RawMessage, opt topic.Options, budget int) 
 	for j, a := range actions {
 		var s string
 		if err := json.Unmarshal(a, &s); err != nil || isNull(a) {
-			return d, 0, fmt.Errorf("actions[%d] is not a string", j)
+			return d, 0, fmt.Errorf("actions[%d] %s is not a string", j, clipJSON(a))
 		}
 		switch s {
 		case actionPublish:
@@ -101,17 +103,17 @@ func parseDetail(obj map[string]json.RawMessage, opt topic.Options, budget int) 
 
 	topicsRaw, ok := obj["topics"]
 	if !ok {
-		return d, 0, errors.New("topics missing")
+		return d, 0, errors.New("topics missing: a Mercure detail needs at least one topic matcher")
 	}
 	var topics []json.RawMessage
 	if err := json.Unmarshal(topicsRaw, &topics); err != nil || topics == nil {
-		return d, 0, errors.New("topics is not an array")
+		return d, 0, fmt.Errorf("topics %s is not an array", clipJSON(topicsRaw))
 	}
 	if len(topics) == 0 {
 		return d, 0, errors.New("topics is empty")
 	}
 	if len(topics) > budget {
-		return d, 0, fmt.Errorf("more than %d topic matchers in the token", MaxMatchers)
+		return d, 0, fmt.Errorf("topics: more than %d topic matchers in the token (the limit)", MaxMatchers)
 	}
 	d.matchers = make([]*topic.Matcher, 0, len(topics))
 	for j, t := range topics {
@@ -134,7 +136,7 @@ func parseDetail(obj map[string]json.RawMessage, opt topic.Options, budget int) 
 func parseTopicMatcher(raw json.RawMessage, opt topic.Options) (*topic.Matcher, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-		return nil, errors.New("not an object")
+		return nil, fmt.Errorf(`%s is not an object (want {"match": "...", "match_type": "exact"})`, clipJSON(raw))
 	}
 	matchRaw, ok := obj["match"]
 	if !ok {
@@ -142,7 +144,7 @@ func parseTopicMatcher(raw json.RawMessage, opt topic.Options) (*topic.Matcher, 
 	}
 	var match string
 	if err := json.Unmarshal(matchRaw, &match); err != nil || isNull(matchRaw) {
-		return nil, errors.New("match is not a string")
+		return nil, fmt.Errorf("match %s is not a string", clipJSON(matchRaw))
 	}
 	if match == "" {
 		return nil, errors.New("match is empty")
@@ -153,17 +155,17 @@ func parseTopicMatcher(raw json.RawMessage, opt topic.Options) (*topic.Matcher, 
 	typ := topic.TypeExact // TML-1: the default
 	if typRaw, ok := obj["match_type"]; ok {
 		if err := json.Unmarshal(typRaw, &typ); err != nil || isNull(typRaw) {
-			return nil, errors.New("match_type is not a string")
+			return nil, fmt.Errorf("match_type %s is not a string", clipJSON(typRaw))
 		}
 		// Case-sensitive, and only the draft-08 types: the legacy selector
 		// type is internal to Hermes and not a token matcher type.
 		if typ != topic.TypeExact && typ != topic.TypeURLPattern {
-			return nil, fmt.Errorf("unsupported match_type %q", typ)
+			return nil, fmt.Errorf("match_type %q is not supported (want %q or %q, case-sensitive)", clip(typ), topic.TypeExact, topic.TypeURLPattern)
 		}
 	}
 	m, err := topic.Compile(typ, match, opt)
 	if err != nil {
-		return nil, fmt.Errorf("match: %w", err)
+		return nil, fmt.Errorf("match %q (%s): %w", clip(match), typ, err)
 	}
 	return m, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -35,10 +36,15 @@ const (
 // token with a kid refreshes (rate-limited).
 type jwksSource struct {
 	algs   []string
-	ready  chan struct{} // closed once store/err are set
-	store  jwkset.Storage
+	ready  chan struct{}  // closed once store/err are set
+	store  jwkset.Storage // refreshes on an unknown kid (rate-limited)
+	remote jwkset.Storage // the fetched set itself: reads never refresh
 	err    error
-	cancel context.CancelFunc
+	// refreshMu serializes unknown-kid lookups: when a new key appears,
+	// many requests carry its kid at once; one refreshes while the others
+	// wait and then find the key, instead of failing on the rate limiter.
+	refreshMu sync.Mutex
+	cancel    context.CancelFunc
 }
 
 func newJWKSSource(cfg Config, algs []string, log *slog.Logger) (*jwksSource, error) {
@@ -81,6 +87,7 @@ func newJWKSSource(cfg Config, algs []string, log *slog.Logger) (*jwksSource, er
 			s.err = fmt.Errorf("JWKS storage: %w", err)
 			return
 		}
+		s.remote = remote
 		s.store, s.err = jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
 			HTTPURLs:          map[string]jwkset.Storage{cfg.JWKSURL: remote},
 			RateLimitWaitMax:  unknownKIDWait,
@@ -129,7 +136,14 @@ func (s *jwksSource) key(ctx context.Context, tok *jwt.Token) (any, error) {
 		if !ok {
 			return nil, errors.New("kid header is not a string")
 		}
-		jwk, err := s.store.KeyRead(ctx, kid)
+		jwk, err := s.remote.KeyRead(ctx, kid)
+		if err != nil {
+			s.refreshMu.Lock()
+			if jwk, err = s.remote.KeyRead(ctx, kid); err != nil {
+				jwk, err = s.store.KeyRead(ctx, kid)
+			}
+			s.refreshMu.Unlock()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("JWKS key %q: %w", kid, err)
 		}

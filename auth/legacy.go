@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/hermes-hub/hermes/hub/topic"
 )
@@ -35,16 +36,21 @@ func parseLegacyClaim(c rawClaims, opt topic.Options) (legacyGrant, error) {
 	if !ok || isNull(raw) {
 		return g, nil
 	}
+	// Reasons read as paths into the claims: mercure.publish[2] is …
+	path := name
+	if name != legacyClaim {
+		path = strconv.Quote(name)
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
-		return g, fmt.Errorf("claim %q is not an object", name)
+		return g, fmt.Errorf(`%s %s is not an object (want {"publish": [...], "subscribe": [...]})`, path, clipJSON(raw))
 	}
 	var err error
 	if g.publish, err = legacySelectors(obj["publish"], opt); err != nil {
-		return g, fmt.Errorf("claim %q publish: %w", name, err)
+		return g, fmt.Errorf("%s.publish%w", path, err)
 	}
 	if g.subscribe, err = legacySelectors(obj["subscribe"], opt); err != nil {
-		return g, fmt.Errorf("claim %q subscribe: %w", name, err)
+		return g, fmt.Errorf("%s.subscribe%w", path, err)
 	}
 	if p, ok := obj["payload"]; ok && !isNull(p) {
 		g.payload = append(json.RawMessage(nil), p...)
@@ -53,6 +59,7 @@ func parseLegacyClaim(c rawClaims, opt topic.Options) (legacyGrant, error) {
 }
 
 // legacySelectors compiles a publish or subscribe array of legacy selectors.
+// Its errors continue the caller's path (" is not an array", "[3] is …").
 // Absent or null means none. A selector that topic.Compile refuses (a
 // control character, say) is skipped rather than failing the token: 0.x
 // hubs accepted such tokens, and dropping a selector can only grant less.
@@ -62,19 +69,19 @@ func legacySelectors(raw json.RawMessage, opt topic.Options) ([]*topic.Matcher, 
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, fmt.Errorf("not an array")
+		return nil, fmt.Errorf(" %s is not an array of topic selectors", clipJSON(raw))
 	}
 	if len(items) > maxLegacySelectors {
-		return nil, fmt.Errorf("more than %d selectors", maxLegacySelectors)
+		return nil, fmt.Errorf(" holds more than %d selectors (the limit)", maxLegacySelectors)
 	}
 	out := make([]*topic.Matcher, 0, len(items))
 	for i, it := range items {
 		var s string
 		if err := json.Unmarshal(it, &s); err != nil || isNull(it) {
-			return nil, fmt.Errorf("[%d] is not a string", i)
+			return nil, fmt.Errorf("[%d] %s is not a string", i, clipJSON(it))
 		}
 		if len(s) > MaxPatternBytes {
-			return nil, fmt.Errorf("[%d] longer than %d bytes", i, MaxPatternBytes)
+			return nil, fmt.Errorf("[%d] is longer than %d bytes", i, MaxPatternBytes)
 		}
 		m, err := topic.Compile(topic.TypeLegacy, s, opt)
 		if err != nil {
