@@ -44,10 +44,51 @@ step "go test -race"
 go test -race -count=1 ./...
 
 # --- client tests -----------------------------------------------------------
-# Real-client tests (the PHP Symfony Mercure component, Chromium's
-# EventSource) will be added here. They install what they need when it is
-# missing (apt-get install php-cli ... / chromium, npm ci) and run against a
-# hub started with: go run ./cmd/hermes serve --dev --addr 127.0.0.1:0
+# End-to-end tests with the real clients (spec-tests/clients): Symfony's
+# Mercure component in PHP, Chromium's EventSource, event-source-polyfill and
+# @microsoft/fetch-event-source in a page, the eventsource npm package in
+# Node.js. What is missing is installed first: Debian's packages with
+# apt-get, the npm packages of package-lock.json with npm ci. Chromium is
+# Debian's; playwright-core never downloads a browser.
+# HERMES_CLIENT_TESTS=0 skips this section (a quick local run).
+if [[ "${HERMES_CLIENT_TESTS:-1}" == "0" ]]; then
+	step "client tests skipped (HERMES_CLIENT_TESTS=0)"
+else
+	client_start=$SECONDS
+	client_debs=(php-cli php-curl php-symfony-mercure chromium)
+	missing_debs=()
+	for deb in "${client_debs[@]}"; do
+		if ! dpkg -s "$deb" >/dev/null 2>&1; then
+			missing_debs+=("$deb")
+		fi
+	done
+	if ((${#missing_debs[@]} > 0)); then
+		step "installing Debian packages for the client tests: ${missing_debs[*]}"
+		as_root=()
+		if [[ $(id -u) -ne 0 ]]; then
+			as_root=(sudo)
+		fi
+		"${as_root[@]}" apt-get update
+		"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends "${client_debs[@]}"
+	fi
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		echo "the client tests need Node.js 20 or later with npm" >&2
+		exit 1
+	fi
+	client_dir=spec-tests/clients
+	# npm ci again when the lockfile changed since the last install
+	# (npm ci writes node_modules/.package-lock.json).
+	if [[ ! -f "$client_dir/node_modules/.package-lock.json" ||
+		"$client_dir/package-lock.json" -nt "$client_dir/node_modules/.package-lock.json" ]]; then
+		step "npm ci (spec-tests/clients)"
+		(cd "$client_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+	fi
+
+	step "client tests (PHP $(php -r 'echo PHP_VERSION;'), $(/usr/bin/chromium --version 2>/dev/null | head -n1), Node.js $(node --version))"
+	HERMES_CLIENT_TESTS=1 go test -count=1 ./spec-tests/clients/
+	echo "client tests took $((SECONDS - client_start))s, installs included"
+fi
 # --- end of client tests ----------------------------------------------------
 
 if [[ -n "${HERMES_FUZZTIME:-}" ]]; then

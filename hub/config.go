@@ -35,6 +35,10 @@ type Config struct {
 	Auth Authenticator
 	// Anonymous lets subscribers without a token receive public updates.
 	Anonymous bool
+	// Subscriptions turns on the active subscriptions feature: subscription
+	// events and the subscription API (EVT-*, API-*, LEG-18..23). Off, the
+	// API answers 404 and no event is emitted.
+	Subscriptions bool
 	// CORSOrigins lists the origins allowed to make credentialed
 	// cross-origin requests. "*" allows any origin without credentials.
 	// Empty: no CORS headers at all.
@@ -74,6 +78,16 @@ type Config struct {
 	// subscriber past it is disconnected and resumes from history. Zero
 	// means 1 MiB.
 	QueueBytes int
+	// MaxSubscribers bounds the open streams of the hub; past it a new
+	// subscriber gets 429 with Retry-After. Zero means unlimited.
+	MaxSubscribers int
+	// MaxSubscribersPerClient bounds the open streams per client address
+	// (the connection's remote address, IPv6 counted per /64; behind a
+	// reverse proxy that is the proxy). Zero means unlimited.
+	MaxSubscribersPerClient int
+
+	// Metrics receives operational counts. Nil discards them.
+	Metrics Metrics
 
 	// Logger receives the hub's logs. Nil means slog.Default().
 	Logger *slog.Logger
@@ -133,7 +147,8 @@ func (c Config) Validate() error {
 		"MaxBodyBytes": c.MaxBodyBytes, "MaxTopics": int64(c.MaxTopics),
 		"MaxFieldBytes": int64(c.MaxFieldBytes), "MaxMatchers": int64(c.MaxMatchers),
 		"MaxLegacyTopics": int64(c.MaxLegacyTopics), "MaxPatternBytes": int64(c.MaxPatternBytes),
-		"QueueBytes": int64(c.QueueBytes),
+		"QueueBytes": int64(c.QueueBytes), "MaxSubscribers": int64(c.MaxSubscribers),
+		"MaxSubscribersPerClient": int64(c.MaxSubscribersPerClient),
 	} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("hub: %s must not be negative", name))

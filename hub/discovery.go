@@ -43,6 +43,8 @@ func (h *Hub) metadata(w http.ResponseWriter, r *http.Request) {
 		BearerMethods: []string{"header"},
 		DetailsTypes:  []string{"https://mercure.rocks/authorization-detail"},
 		Cookie:        h.cfg.CookieName,
+		// Advertised only when the feature is on (ACT-1).
+		MercureSubscribers: h.cfg.Subscriptions,
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "max-age=300")
@@ -59,7 +61,9 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 // a hub whose history is unreachable cannot accept publishes.
 func (h *Hub) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if h.ctx.Err() != nil {
+	// Not ready from the start of a shutdown on, so that load balancers
+	// stop sending new subscribers while the streams drain.
+	if h.shuttingDown() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -67,7 +71,8 @@ func (h *Hub) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := c.Check(ctx); err != nil {
-			h.log.Warn("readiness: transport check failed", "error", err)
+			h.metrics.TransportError(OpCheck)
+			h.warnings.warn("readiness: transport check failed", "error", err)
 			http.Error(w, "transport unavailable", http.StatusServiceUnavailable)
 			return
 		}

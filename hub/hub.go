@@ -6,7 +6,6 @@ package hub
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -42,6 +41,8 @@ type Hub struct {
 	closeErr  error
 
 	overflows atomic.Uint64
+
+	ops // metrics, limits, rate-limited warnings, shutdown (ops.go)
 }
 
 // New starts a hub on cfg.Transport. The caller closes it with Close.
@@ -57,7 +58,7 @@ func New(cfg Config) (*Hub, error) {
 		dispatched: make(chan struct{}),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	h.reg.overflows = func() { h.overflows.Add(1) }
+	h.initOps()
 
 	r := mux.NewRouter()
 	r.Path(Path).Methods(http.MethodGet, http.MethodHead, methodQuery).HandlerFunc(h.subscribe)
@@ -68,7 +69,7 @@ func New(cfg Config) (*Hub, error) {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
-	h.handler = securityHeaders(h.withCORS(r))
+	h.handler = securityHeaders(h.withCORS(h.withSubscriptionsAPI(r)))
 
 	go h.run()
 	return h, nil
@@ -86,32 +87,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Hub) run() {
 	defer close(h.dispatched)
 	for ev := range h.cfg.Transport.Feed() {
-		h.reg.dispatch(ev)
+		if n := h.reg.dispatch(ev); n > 0 {
+			h.metrics.Delivered(n)
+		}
 	}
-}
-
-// Close ends every stream, waits for their handlers to return (or ctx to
-// end), then closes the transport: last, so that every publish already
-// answered has reached it.
-func (h *Hub) Close(ctx context.Context) error {
-	h.closeOnce.Do(func() {
-		h.mu.Lock()
-		h.closing = true
-		h.mu.Unlock()
-		h.cancel()
-		done := make(chan struct{})
-		go func() { h.streams.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			h.closeErr = fmt.Errorf("hub: streams still open: %w", ctx.Err())
-		}
-		if err := h.cfg.Transport.Close(); err != nil {
-			h.closeErr = errors.Join(h.closeErr, fmt.Errorf("hub: closing transport: %w", err))
-		}
-		<-h.dispatched
-	})
-	return h.closeErr
 }
 
 // withCORS answers preflights and adds CORS headers for the allowed origins.
@@ -128,8 +107,9 @@ func (h *Hub) withCORS(next http.Handler) http.Handler {
 		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, methodQuery},
 		// last-event-id for cross-origin EventSource reconnects, authorization
 		// and cache-control for header-based polyfills.
-		AllowedHeaders: []string{"Authorization", "Last-Event-ID", "Cache-Control"},
-		ExposedHeaders: []string{"Link", "Last-Event-ID", "Mercure-Last-Event-ID"},
+		// If-None-Match lets browser code revalidate subscription API answers.
+		AllowedHeaders: []string{"Authorization", "Last-Event-ID", "Cache-Control", "If-None-Match"},
+		ExposedHeaders: []string{"Link", "ETag", "Last-Event-ID", "Mercure-Last-Event-ID"},
 	}).Handler(next)
 }
 
@@ -150,24 +130,15 @@ func securityHeaders(next http.Handler) http.Handler {
 func (h *Hub) writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *auth.Error
 	if !errors.As(err, &ae) {
-		h.log.Warn("authorization failed", "error", err)
+		h.metrics.AuthFailure(AuthFailureInternal)
+		h.warnings.warn("authorization failed", "error", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
+	h.metrics.AuthFailure(authFailureReason(ae))
 	h.log.Debug("request refused", "status", ae.Status, "reason", ae.Reason, "method", r.Method, "remote", r.RemoteAddr)
 	w.Header().Set("WWW-Authenticate", ae.Challenge(h.metadataURL(r)))
 	http.Error(w, http.StatusText(ae.Status), ae.Status)
-}
-
-// startStream accounts for a new stream; false once the hub is closing.
-func (h *Hub) startStream() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closing {
-		return false
-	}
-	h.streams.Add(1)
-	return true
 }
 
 // Subscribers is the number of connected subscribers.

@@ -42,13 +42,19 @@ func (h *Hub) writeRequestError(w http.ResponseWriter, err error) {
 		http.Error(w, re.msg, re.status)
 		return
 	}
-	h.log.Warn("request failed", "error", err)
+	h.warnings.warn("request failed", "error", err)
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 
 // publish handles POST: authorize, parse and validate the form, append the
 // event to the transport (durable before 200), answer the id (PUB-*).
 func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if !h.startPublish() {
+		h.reject(w, RejectShuttingDown, http.StatusServiceUnavailable, "the hub is shutting down")
+		return
+	}
+	defer h.publishes.Done()
 	// Authorization comes before the body is even read (ref order, §1.13): a
 	// request without a valid token learns nothing about its fields.
 	grant, err := h.cfg.Auth.Authenticate(r, auth.Publisher)
@@ -72,11 +78,14 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := h.cfg.Transport.Append(r.Context(), ev); err != nil {
-		h.log.Warn("publish: storing the update failed", "id", ev.ID, "error", err)
+		h.metrics.TransportError(OpAppend)
+		h.warnings.warn("publish: storing the update failed", "id", ev.ID, "error", err)
 		http.Error(w, "the update could not be stored", http.StatusServiceUnavailable)
 		return
 	}
-	h.log.Debug("published", "id", ev.ID, "topics", len(ev.Topics), "private", ev.Private)
+	latency := time.Since(start)
+	h.metrics.Published(latency)
+	h.log.Debug("published", "id", ev.ID, "topics", len(ev.Topics), "private", ev.Private, "bytes", len(ev.Data), "latency", latency)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, ev.ID)
@@ -95,6 +104,7 @@ func (h *Hub) readForm(w http.ResponseWriter, r *http.Request, required bool) ([
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
+			h.metrics.Rejected(RejectBodyTooLarge)
 			return nil, tooLarge("the body exceeds %d bytes", h.cfg.MaxBodyBytes)
 		}
 		return nil, badRequest("reading the body failed")

@@ -17,12 +17,17 @@ import (
 type registry struct {
 	mu      sync.Mutex
 	lastSeq uint64 // Seq of the last dispatched event
+	lastID  string // ID of the last dispatched event, "" before the first: the subscription API's cursor (API-7)
 	exact   map[string]*bucket
 	scan    []*subscriber // subscribers with at least one non-exact matcher
 	scanPos map[*subscriber]int
 	count   int
 
 	overflows func() // called (under mu) when a subscriber's queue overflows
+
+	// active lists the open subscribers for the subscription API
+	// (subscriptions.go). It has its own lock: listing must not stall dispatch.
+	active activeSubscriptions
 }
 
 // bucket is the set of subscribers of one exact topic: a slice to iterate
@@ -117,37 +122,48 @@ func (r *registry) remove(s *subscriber) {
 
 // dispatch hands ev to every subscriber that wants it. Per subscriber it is
 // a few comparisons and a slice append of the shared frame: no encoding, no
-// allocation beyond amortized queue growth.
-func (r *registry) dispatch(ev *transport.Event) {
+// allocation beyond amortized queue growth. It returns the number of
+// subscribers the event was queued for, so that metrics cost one call per
+// event, not one per subscriber.
+func (r *registry) dispatch(ev *transport.Event) (delivered int) {
 	f := frame(ev)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lastSeq = ev.Seq
+	r.lastID = ev.ID
 	for _, t := range ev.Topics {
 		if b := r.exact[t]; b != nil {
 			for _, s := range b.subs {
-				r.deliver(s, ev, f)
+				if r.deliver(s, ev, f) {
+					delivered++
+				}
 			}
 		}
 	}
 	for _, s := range r.scan {
-		if s.lastSeq != ev.Seq && s.wants(ev) {
-			r.deliver(s, ev, f)
+		if s.lastSeq != ev.Seq && s.wants(ev) && r.deliver(s, ev, f) {
+			delivered++
 		}
 	}
+	return delivered
 }
 
-func (r *registry) deliver(s *subscriber, ev *transport.Event, f []byte) {
+// deliver queues f for s and reports whether it did.
+func (r *registry) deliver(s *subscriber, ev *transport.Event, f []byte) bool {
 	if ev.Seq <= s.minSeq || s.lastSeq == ev.Seq {
-		return
+		return false
 	}
 	if ev.Private && !s.grant.CanSubscribe(ev.Topics) {
-		return
+		return false
 	}
 	s.lastSeq = ev.Seq
-	if !s.enqueue(f) && r.overflows != nil {
-		r.overflows()
+	if !s.enqueue(f) {
+		if r.overflows != nil {
+			r.overflows()
+		}
+		return false
 	}
+	return true
 }
 
 // size is the number of registered subscribers.

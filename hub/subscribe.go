@@ -158,13 +158,18 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		default:
 			seq, ok, err := h.cfg.Transport.Lookup(r.Context(), sub.cursor)
 			if err != nil {
-				h.log.Warn("subscribe: cursor lookup failed", "error", err)
+				h.metrics.TransportError(OpLookup)
+				h.warnings.warn("subscribe: cursor lookup failed", "error", err)
 				http.Error(w, "history is unavailable", http.StatusServiceUnavailable)
 				return
 			}
 			if ok {
 				after, replay, answer = seq, true, sub.cursor
 			}
+		}
+		// A replay served, or a cursor that names nothing we keep.
+		if unknown := !replay && sub.cursor != ""; (replay || unknown) && r.Method != http.MethodHead {
+			h.metrics.Replay(unknown)
 		}
 	}
 
@@ -185,17 +190,19 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if !h.startStream() {
-		http.Error(w, "the hub is shutting down", http.StatusServiceUnavailable)
+	release, ok := h.admit(w, r, len(sub.matchers))
+	if !ok {
 		return
 	}
-	defer h.streams.Done()
+	reason := DisconnectClient
+	defer func() { release(reason) }()
 	s := newSubscriber(sub.matchers, grant, h.cfg.QueueBytes)
 	st := &stream{h: h, w: w, rc: http.NewResponseController(w), s: s}
-	st.deadline = h.deadline(grant)
+	st.deadline, st.hardDeadline = h.deadline(grant)
 	defer func() {
 		h.reg.remove(s)
 		s.end()
+		h.subscriptionsClosed(s) // end events, after removal (subscriptions.go)
 	}()
 
 	// Without history to replay, register before the headers go out: a
@@ -205,9 +212,14 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	// Events stored before this point but not dispatched yet were published
 	// before the request: they are history, not live events, so minSeq
 	// starts at the transport's last Seq, not at the last dispatched one.
+	//
+	// Subscription creation events: legacy ones before registration, modern
+	// ones after (subscriptions.go).
+	h.subscriptionsOpening(s)
 	if !replay {
 		h.reg.add(s, h.cfg.Transport.LastSeq())
 	}
+	h.subscriptionsOpened(s)
 	w.WriteHeader(http.StatusOK)
 	if err := st.write(heartbeat); err != nil {
 		return
@@ -215,37 +227,79 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	if err := st.flush(); err != nil {
 		return
 	}
+	// The stream ends with the request or when the hub cuts the streams
+	// left at the end of a shutdown, replay included.
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	defer context.AfterFunc(h.ctx, stop)()
 	if replay {
-		if err := st.replay(r.Context(), after); err != nil {
-			if !errors.Is(err, context.Canceled) {
+		if err := st.replay(ctx, after); err != nil {
+			var te *replayError
+			switch {
+			case errors.As(err, &te):
+				reason = DisconnectError
+				h.metrics.TransportError(OpReplay)
+				h.warnings.warn("subscribe: reading history failed", "error", te.err)
+			case h.ctx.Err() != nil:
+				reason = DisconnectShutdown
+			case !errors.Is(err, context.Canceled):
 				h.log.Debug("subscribe: replay ended", "error", err)
 			}
 			return
 		}
 	}
-	st.live(r.Context())
+	reason = st.live(ctx)
 }
+
+// replayError is a failure of the transport during a replay, as opposed
+// to one of writing to the client.
+type replayError struct{ err error }
+
+func (e *replayError) Error() string { return "reading history: " + e.err.Error() }
+func (e *replayError) Unwrap() error { return e.err }
 
 // deadline is when a stream must end: the write timeout and the token's
 // expiry, each randomized to 80-100 % of the time left so that clients do not
-// all reconnect at once (AZ-5, LEG-9). Zero means never.
-func (h *Hub) deadline(grant *auth.Grant) time.Time {
+// all reconnect at once (AZ-5, LEG-9). hard is the unrandomized limit that
+// no write may pass (the token's exp, the full write timeout). Zero means
+// never.
+func (h *Hub) deadline(grant *auth.Grant) (end, hard time.Time) {
 	now := time.Now()
-	var d time.Time
 	jitter := func(left time.Duration) time.Time {
 		return now.Add(left - time.Duration(rand.Float64()*0.2*float64(left)))
 	}
+	earliest := func(a, b time.Time) time.Time {
+		if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+			return b
+		}
+		return a
+	}
 	if h.cfg.WriteTimeout > 0 {
-		d = jitter(h.cfg.WriteTimeout)
+		end, hard = jitter(h.cfg.WriteTimeout), now.Add(h.cfg.WriteTimeout)
 	}
 	if grant != nil && !grant.Expires.IsZero() {
 		left := max(grant.Expires.Sub(now), 0)
-		if e := jitter(left); d.IsZero() || e.Before(d) {
-			d = e
+		end, hard = earliest(end, jitter(left)), earliest(hard, grant.Expires)
+	}
+	// The stream ends itself a little before the write deadline cuts it:
+	// an HTTP/2 stream whose write deadline passes is reset, and the
+	// client would see an error instead of a clean end.
+	if !end.IsZero() && hard.Sub(end) < endMargin {
+		end = hard.Add(-endMargin)
+		if end.Before(now) {
+			end = now
 		}
 	}
-	return d
+	return end, hard
 }
+
+// endMargin is the least time between a stream's end and its hard deadline.
+const endMargin = 100 * time.Millisecond
+
+// endGrace is how long a write may run past the stream's end (never past
+// the hard deadline): the stream's own timer, not a write deadline, should
+// end it.
+const endGrace = time.Second
 
 // stream writes one subscriber's response.
 type stream struct {
@@ -253,7 +307,10 @@ type stream struct {
 	w        http.ResponseWriter
 	rc       *http.ResponseController
 	s        *subscriber
-	deadline time.Time
+	deadline time.Time // when the stream ends itself
+	// hardDeadline is the limit no write may pass: the token's exp or the
+	// full write timeout.
+	hardDeadline time.Time
 }
 
 // write sends b with a write deadline of DispatchTimeout, capped at the
@@ -267,8 +324,14 @@ func (st *stream) write(b []byte) error {
 
 func (st *stream) setWriteDeadline() {
 	d := time.Now().Add(st.h.cfg.DispatchTimeout)
-	if !st.deadline.IsZero() && st.deadline.Before(d) {
-		d = st.deadline
+	if !st.deadline.IsZero() {
+		limit := st.deadline.Add(endGrace)
+		if st.hardDeadline.Before(limit) {
+			limit = st.hardDeadline
+		}
+		if limit.Before(d) {
+			d = limit
+		}
 	}
 	// Not every ResponseWriter supports deadlines (httptest recorders); the
 	// stream still works without them.
@@ -316,19 +379,30 @@ func (st *stream) replay(ctx context.Context, after uint64) error {
 // see, re-checked against its current token (REC-7), flushing per page.
 func (st *stream) replayRange(ctx context.Context, after, until uint64) error {
 	n := 0
+	var clientErr error
 	err := st.h.cfg.Transport.Replay(ctx, after, until, func(ev *transport.Event) error {
 		if !st.s.wants(ev) {
 			return nil
 		}
 		if err := st.write(frame(ev)); err != nil {
+			clientErr = err
 			return err
 		}
 		if n++; n%64 == 0 {
-			return st.flush()
+			if err := st.flush(); err != nil {
+				clientErr = err
+				return err
+			}
 		}
 		return nil
 	})
+	if n > 0 {
+		st.h.metrics.Delivered(n)
+	}
 	if err != nil {
+		if clientErr == nil && ctx.Err() == nil {
+			return &replayError{err}
+		}
 		return err
 	}
 	return st.flush()
@@ -336,8 +410,8 @@ func (st *stream) replayRange(ctx context.Context, after, until uint64) error {
 
 // live writes queued events as they come, a heartbeat after an idle period,
 // and ends at the stream's deadline, on overflow, on client disconnect or
-// when the hub closes.
-func (st *stream) live(ctx context.Context) {
+// when the hub shuts down, and reports why it ended (a Disconnect* reason).
+func (st *stream) live(ctx context.Context) string {
 	var beat <-chan time.Time
 	var beatTimer *time.Timer
 	if st.h.cfg.Heartbeat > 0 {
@@ -351,40 +425,56 @@ func (st *stream) live(ctx context.Context) {
 		defer t.Stop()
 		end = t.C
 	}
+	// On shutdown each stream ends at its own random moment of the drain.
+	draining := st.h.draining
+	var drained <-chan time.Time
 	for {
 		select {
 		case <-st.s.ready:
 			st.setWriteDeadline()
 			wrote, err := st.s.writeQueued(st.w)
 			if err != nil {
-				return
+				return DisconnectClient
 			}
 			if !wrote {
 				continue
 			}
 			if err := st.flush(); err != nil {
-				return
+				return DisconnectClient
 			}
 			if beatTimer != nil {
 				beatTimer.Reset(st.h.cfg.Heartbeat)
 			}
 		case <-beat:
 			if st.write(heartbeat) != nil || st.flush() != nil {
-				return
+				return DisconnectClient
 			}
 			beatTimer.Reset(st.h.cfg.Heartbeat)
 		case <-st.s.kick:
-			st.h.log.Debug("subscriber too slow: disconnected")
-			return
+			st.h.warnings.warn("subscriber too slow: its queue passed its bound; disconnected", "queue_bytes", st.h.cfg.QueueBytes)
+			return DisconnectOverflow
 		case <-end:
-			// Give the response's terminating bytes a write deadline of their
-			// own, so the client sees a clean end of stream and reconnects.
-			_ = st.rc.SetWriteDeadline(time.Now().Add(st.h.cfg.DispatchTimeout))
-			return
+			st.endCleanly()
+			return DisconnectDeadline
+		case <-draining:
+			draining = nil
+			t := time.NewTimer(st.h.drainDelay())
+			defer t.Stop()
+			drained = t.C
+		case <-drained:
+			st.endCleanly()
+			return DisconnectShutdown
 		case <-ctx.Done():
-			return
-		case <-st.h.ctx.Done():
-			return
+			if st.h.ctx.Err() != nil {
+				return DisconnectShutdown
+			}
+			return DisconnectClient
 		}
 	}
+}
+
+// endCleanly gives the response's terminating bytes a write deadline of
+// their own, so the client sees a clean end of stream and reconnects.
+func (st *stream) endCleanly() {
+	_ = st.rc.SetWriteDeadline(time.Now().Add(st.h.cfg.DispatchTimeout))
 }

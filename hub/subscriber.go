@@ -4,6 +4,8 @@ import (
 	"io"
 	"sync"
 
+	"github.com/google/uuid"
+
 	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/hub/topic"
 	"github.com/hermes-hub/hermes/transport"
@@ -17,6 +19,9 @@ import (
 type subscriber struct {
 	matchers []*topic.Matcher
 	grant    *auth.Grant // nil: anonymous
+	// id names the connection in subscription events and the API: random,
+	// one per connection, never taken from the client (EVT-3).
+	id string
 
 	// minSeq and lastSeq are owned by the dispatcher (read and written under
 	// registry.mu): events with Seq <= minSeq were or will be sent by the
@@ -40,6 +45,7 @@ func newSubscriber(matchers []*topic.Matcher, grant *auth.Grant, maxBytes int) *
 	return &subscriber{
 		matchers: matchers,
 		grant:    grant,
+		id:       "urn:uuid:" + uuid.NewString(),
 		maxBytes: maxBytes,
 		ready:    make(chan struct{}, 1),
 		kick:     make(chan struct{}),

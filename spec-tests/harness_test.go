@@ -91,6 +91,15 @@ type Options struct {
 	HistorySize int
 	// Transport overrides the -transport flag.
 	Transport string
+
+	// Operations (hub.Config fields of the same names; zero: the default).
+	MaxSubscribers          int
+	MaxSubscribersPerClient int
+	QueueBytes              int
+	Metrics                 hub.Metrics
+
+	// Subscriptions turns on subscription events and the API.
+	Subscriptions bool
 }
 
 // Harness is one hub served by an httptest server and a client that speaks
@@ -196,6 +205,13 @@ func newHarness(t *testing.T, proto string, opts Options) *Harness {
 		Heartbeat:    heartbeat,
 		WriteTimeout: opts.WriteTimeout,
 		Logger:       testLogger(),
+
+		MaxSubscribers:          opts.MaxSubscribers,
+		MaxSubscribersPerClient: opts.MaxSubscribersPerClient,
+		QueueBytes:              opts.QueueBytes,
+		Metrics:                 opts.Metrics,
+
+		Subscriptions: opts.Subscriptions,
 	})
 	if err != nil {
 		az.Close()

@@ -35,6 +35,9 @@ func newDevSecret() ([]byte, error) {
 // applyDevDefaults fills what --dev implies into every setting the user did
 // not give explicitly.
 func applyDevDefaults(cfg *serveConfig) {
+	if !cfg.explicit["subscriptions"] {
+		cfg.Subscriptions = true
+	}
 	if !cfg.explicit["anonymous"] {
 		cfg.Anonymous = true
 	}

@@ -61,11 +61,19 @@ var serveOptions = []option{
 	{name: "issuer", arg: "ISS", usage: "iss that draft-08 tokens must carry; without it draft-08 tokens are refused"},
 	{name: "resource-id", arg: "URL", usage: "aud that draft-08 tokens must contain (default: the request's scheme://host/.well-known/mercure)"},
 	{name: "anonymous", isBool: true, def: "false", usage: "let subscribers without a token receive public updates"},
+	{name: "subscriptions", isBool: true, def: "false", usage: "publish subscription events and serve the subscription API (/.well-known/mercure/subscriptions)"},
 	{name: "cors-origins", arg: "LIST", usage: "comma-separated origins allowed to subscribe from browsers with credentials (* : any, without credentials)"},
 	{name: "publish-origins", arg: "LIST", usage: "comma-separated origins allowed to publish with a cookie (CSRF guard)"},
 	{name: "transport", arg: "URL", def: defaultTransport, usage: "history store: bolt://PATH[?size=N&max_age=D] or memory://[?size=N]"},
 	{name: "heartbeat", arg: "DURATION", def: "15s", usage: "idle time after which a comment keeps streams alive (0 disables)"},
 	{name: "write-timeout", arg: "DURATION", def: "10m", usage: "longest life of a stream before the hub ends it, jittered (0 disables)"},
+	{name: "shutdown-drain", arg: "DURATION", def: "5s", usage: "on SIGTERM, window over which open streams are ended at random moments (0: all at once)"},
+	{name: "max-subscribers", arg: "N", def: "0", usage: "most open streams in total; more get 429 with Retry-After (0: unlimited)"},
+	{name: "max-subscribers-per-client", arg: "N", def: "0", usage: "most open streams per client address (IPv6: per /64; behind a proxy, the proxy's) (0: unlimited)"},
+	{name: "max-body", arg: "BYTES", def: "1MiB", usage: "largest publish (and QUERY) body; larger get 413 (N, NKiB, NMiB)"},
+	{name: "queue-bytes", arg: "BYTES", def: "1MiB", usage: "most bytes waiting for one subscriber; a slower subscriber is disconnected (N, NKiB, NMiB)"},
+	{name: "admin-addr", arg: "HOST:PORT", usage: "address of the admin listener serving /metrics, /healthz and /readyz (empty: none)"},
+	{name: "pprof", isBool: true, def: "false", usage: "serve /debug/pprof/ on the admin listener"},
 	{name: "cookie-name", arg: "LIST", def: auth.LegacyCookieName + "," + auth.ModernCookieName, usage: "comma-separated cookies read for a token when no Authorization header is sent"},
 	{name: "dev", isBool: true, def: "false", usage: "development mode: random key, printed tokens, anonymous subscribers, localhost CORS"},
 	{name: "log-level", arg: "LEVEL", def: "info", usage: "debug, info, warn or error"},
@@ -133,16 +141,27 @@ type serveConfig struct {
 	Issuer         string
 	ResourceID     string
 	Anonymous      bool
+	Subscriptions  bool
 	CORSOrigins    []string
 	PublishOrigins []string
 	Transport      transportSpec
 	// Heartbeat and WriteTimeout are in hub.Config terms: negative disables.
 	Heartbeat    time.Duration
 	WriteTimeout time.Duration
-	CookieNames  []string
-	Dev          bool
-	LogLevel     slog.Level
-	LogFormat    string
+	// ShutdownDrain is the window streams end in on shutdown; 0: at once.
+	ShutdownDrain time.Duration
+	// Limits, in hub.Config terms (0: unlimited for the subscriber counts).
+	MaxSubscribers          int
+	MaxSubscribersPerClient int
+	MaxBody                 int64
+	QueueBytes              int
+	// AdminAddr is the admin listener's address; empty: none.
+	AdminAddr   string
+	PProf       bool
+	CookieNames []string
+	Dev         bool
+	LogLevel    slog.Level
+	LogFormat   string
 
 	// explicit records which settings were given (by flag or env), so that
 	// --dev only fills in what the user left open.
@@ -249,7 +268,7 @@ func convertServe(raw map[string]rawValue, onCommandLine map[string]bool, env lo
 	for _, b := range []struct {
 		name string
 		dst  *bool
-	}{{"anonymous", &c.Anonymous}, {"dev", &c.Dev}} {
+	}{{"anonymous", &c.Anonymous}, {"subscriptions", &c.Subscriptions}, {"dev", &c.Dev}, {"pprof", &c.PProf}} {
 		v, err := strconv.ParseBool(raw[b.name].value)
 		if err != nil {
 			fail(b.name, "invalid boolean %q", raw[b.name].value)
@@ -278,6 +297,41 @@ func convertServe(raw map[string]rawValue, onCommandLine map[string]bool, env lo
 			fail(d.name, "%v", err)
 		}
 		*d.dst = v
+	}
+
+	if c.ShutdownDrain, err = time.ParseDuration(raw["shutdown-drain"].value); err != nil || c.ShutdownDrain < 0 {
+		fail("shutdown-drain", "invalid duration %q (want a non-negative duration such as 5s)", raw["shutdown-drain"].value)
+	}
+	for _, n := range []struct {
+		name string
+		dst  *int
+	}{{"max-subscribers", &c.MaxSubscribers}, {"max-subscribers-per-client", &c.MaxSubscribersPerClient}} {
+		v, err := strconv.Atoi(raw[n.name].value)
+		if err != nil || v < 0 || v > maxSubscribersLimit {
+			fail(n.name, "invalid number %q (want 0 to %d; 0 is unlimited)", raw[n.name].value, maxSubscribersLimit)
+		}
+		*n.dst = v
+	}
+	var queueBytes int64
+	for _, b := range []struct {
+		name string
+		dst  *int64
+	}{{"max-body", &c.MaxBody}, {"queue-bytes", &queueBytes}} {
+		v, err := parseBytes(raw[b.name].value)
+		if err != nil {
+			fail(b.name, "%v", err)
+		}
+		*b.dst = v
+	}
+	c.QueueBytes = int(queueBytes)
+	c.AdminAddr = raw["admin-addr"].value
+	if c.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			fail("admin-addr", "invalid address %q (want HOST:PORT)", c.AdminAddr)
+		}
+	}
+	if c.PProf && c.AdminAddr == "" {
+		fail("pprof", "needs --admin-addr: profiles are served on the admin listener only")
 	}
 
 	if c.CookieNames, err = parseCookieNames(raw["cookie-name"].value); err != nil {
@@ -433,6 +487,50 @@ func parseDuration(s string) (time.Duration, error) {
 		return -1, nil
 	}
 	return d, nil
+}
+
+// maxSubscribersLimit bounds the subscriber limits: a larger number is a
+// typo, not a deployment.
+const maxSubscribersLimit = 100_000_000
+
+// Byte sizes (--max-body, --queue-bytes) must hold at least one modest
+// update and stay far below what one request or one subscriber may
+// reasonably take.
+const (
+	minSizeBytes = 1 << 10
+	maxSizeBytes = 1 << 30
+)
+
+// byteUnits are the suffixes parseBytes accepts, binary multiples only:
+// "MB" would be ambiguous.
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}, {"", 1}}
+
+// parseBytes reads a size such as 1048576, 512KiB or 1MiB, within
+// [minSizeBytes, maxSizeBytes].
+func parseBytes(s string) (int64, error) {
+	for _, u := range byteUnits {
+		num, ok := strings.CutSuffix(s, u.suffix)
+		if !ok {
+			continue
+		}
+		// Digits only: ParseInt would take a sign, and "1.5MiB" is refused
+		// rather than rounded.
+		if num == "" || strings.TrimLeft(num, "0123456789") != "" || len(num) > 10 {
+			break
+		}
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil {
+			break
+		}
+		if n > maxSizeBytes/u.mult || n*u.mult < minSizeBytes {
+			return 0, fmt.Errorf("size %q out of range (want 1KiB to 1GiB)", s)
+		}
+		return n * u.mult, nil
+	}
+	return 0, fmt.Errorf("invalid size %q (want a number of bytes, optionally with KiB, MiB or GiB)", s)
 }
 
 // isHTTPURL reports whether s is an absolute http(s) URL with a host.

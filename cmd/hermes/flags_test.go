@@ -55,6 +55,8 @@ func TestServeEnvFillsEveryFlag(t *testing.T) {
 		"cors-origins": "https://a.example, https://b.example", "publish-origins": "https://a.example",
 		"transport": "memory://?size=7", "heartbeat": "3s", "write-timeout": "1m",
 		"cookie-name": "c1,c2", "dev": "1", "log-level": "debug", "log-format": "json",
+		"shutdown-drain": "2s", "max-subscribers": "100", "max-subscribers-per-client": "10",
+		"max-body": "64KiB", "queue-bytes": "2MiB", "admin-addr": "127.0.0.1:9090", "pprof": "true",
 	}
 	env := map[string]string{}
 	for _, o := range serveOptions {
@@ -92,6 +94,13 @@ func TestServeEnvFillsEveryFlag(t *testing.T) {
 		{"dev", c.Dev, true},
 		{"log-level", c.LogLevel, slog.LevelDebug},
 		{"log-format", c.LogFormat, "json"},
+		{"shutdown-drain", c.ShutdownDrain, 2 * time.Second},
+		{"max-subscribers", c.MaxSubscribers, 100},
+		{"max-subscribers-per-client", c.MaxSubscribersPerClient, 10},
+		{"max-body", c.MaxBody, int64(64 << 10)},
+		{"queue-bytes", c.QueueBytes, 2 << 20},
+		{"admin-addr", c.AdminAddr, "127.0.0.1:9090"},
+		{"pprof", c.PProf, true},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {

@@ -21,6 +21,7 @@ const (
 type app struct {
 	stdout, stderr io.Writer
 	env            lookupEnv
+	stdin          io.Reader // nil: os.Stdin (read by `token check -`)
 }
 
 // run is main without the process: it parses args (without the program
@@ -40,6 +41,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 	case "serve":
 		return a.serve(ctx, rest)
 	case "token":
+		if len(rest) > 0 && rest[0] == "check" {
+			return a.tokenCheck(ctx, rest[1:])
+		}
 		return a.token(rest)
 	case "version", "--version", "-version":
 		fmt.Fprintln(a.stdout, versionString())
@@ -60,6 +64,8 @@ func (a *app) writeUsage(w io.Writer) {
 Commands:
   serve     run the hub (hermes serve -h lists the flags)
   token     print a signed JWT for publishers or subscribers (hermes token -h)
+  token check
+            say whether the hub accepts a token, and why not (hermes token check -h)
   version   print the version
 
 Try it: hermes serve --dev

@@ -9,14 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/hub"
 	"github.com/hermes-hub/hermes/hub/topic"
+	"github.com/hermes-hub/hermes/metrics"
 	"github.com/hermes-hub/hermes/transport"
 	"github.com/hermes-hub/hermes/transport/bolt"
 	"github.com/hermes-hub/hermes/transport/memory"
@@ -31,9 +32,10 @@ const (
 	readHeaderTimeout = 10 * time.Second
 	// idleTimeout closes keep-alive connections nobody uses.
 	idleTimeout = 2 * time.Minute
-	// shutdownTimeout bounds the graceful part of a shutdown; the hub
-	// spreads the end of streams over a few seconds within it.
-	shutdownTimeout = 30 * time.Second
+	// shutdownGrace is how long a shutdown may take beyond --shutdown-drain
+	// (publishes in flight, a stream stuck in a write, the history file's
+	// last commit) before the remaining connections are cut.
+	shutdownGrace = 25 * time.Second
 )
 
 // keys are the verification keys of both roles, after --dev filled them in.
@@ -70,9 +72,26 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	baseURL := "http://" + displayHostPort(cfg.Addr, ln.Addr())
 	hubURL := baseURL + hub.Path
 
-	h, authz, err := buildHub(cfg, k, hubURL, logger)
+	var adminLn net.Listener
+	if cfg.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			ln.Close()
+			return a.fail(fmt.Errorf("--admin-addr: %w", err))
+		}
+	}
+	// Metrics cost a little on every publish and stream; without an admin
+	// listener nobody could read them.
+	var m *metrics.Metrics
+	if adminLn != nil {
+		m = metrics.New()
+	}
+
+	h, authz, err := buildHub(cfg, k, hubURL, logger, m)
 	if err != nil {
 		ln.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
 		return a.fail(err)
 	}
 
@@ -85,6 +104,17 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
+	var admin *http.Server
+	adminDone := make(chan error, 1)
+	if adminLn != nil {
+		admin = &http.Server{
+			Handler:           adminHandler(h, m, cfg.PProf),
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+		go func() { adminDone <- admin.Serve(adminLn) }()
+	}
 
 	// The dev banner comes first, so that whoever waits for the listening
 	// line finds the tokens already printed.
@@ -102,6 +132,11 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		"anonymous", cfg.Anonymous,
 		"dev", cfg.Dev,
 	)
+	if adminLn != nil {
+		// Like the line above, "admin listening on http://" is looked for
+		// by tests and scripts.
+		logger.Info("admin listening on http://"+displayHostPort(cfg.AdminAddr, adminLn.Addr()), "pprof", cfg.PProf)
+	}
 
 	code := exitOK
 	select {
@@ -113,10 +148,17 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		serveDone <- err
 		code = exitFailure
 	}
-	if err := shutdown(srv, h, logger); err != nil {
+	if err := shutdown(srv, h, cfg.ShutdownDrain, logger); err != nil {
 		code = exitFailure
 	}
 	authz.Close()
+	if admin != nil {
+		// Last, so that /metrics and /readyz answer during the drain.
+		_ = admin.Close()
+		if err := <-adminDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("admin listener stopped", "err", err)
+		}
+	}
 	if err := <-serveDone; err != nil && !errors.Is(err, http.ErrServerClosed) && code == exitOK {
 		logger.Error("server stopped", "err", err)
 		code = exitFailure
@@ -127,25 +169,51 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	return code
 }
 
-// shutdown stops accepting connections and ends the streams at the same
-// time: http.Server.Shutdown alone would wait forever on streams, which
-// only the hub can end. Past shutdownTimeout connections are cut.
-func shutdown(srv *http.Server, h *hub.Hub, logger *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+// shutdown stops the hub in this order:
+//  1. the server stops accepting connections while the hub refuses new
+//     streams and ends the open ones at random moments over drain, both at
+//     once: http.Server.Shutdown waits for active handlers, and only the
+//     hub can end a stream;
+//  2. once the server has no request left, the hub closes: publishes in
+//     flight were answered by then, so the transport, closed last, holds
+//     every acknowledged update.
+//
+// Past drain + shutdownGrace the remaining connections are cut.
+func shutdown(srv *http.Server, h *hub.Hub, drain time.Duration, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), drain+shutdownGrace)
 	defer cancel()
-	var wg sync.WaitGroup
-	var srvErr, hubErr error
-	wg.Go(func() { srvErr = srv.Shutdown(ctx) })
-	wg.Go(func() { hubErr = h.Close(ctx) })
-	wg.Wait()
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Shutdown(ctx) }()
+	drainErr := h.Shutdown(ctx, drain)
+	srvErr := <-srvDone
 	if srvErr != nil {
 		logger.Warn("connections still open after the grace period; closing them", "err", srvErr)
 		srv.Close()
 	}
+	hubErr := errors.Join(drainErr, h.Close(ctx))
 	if hubErr != nil {
 		logger.Error("closing the hub", "err", hubErr)
 	}
 	return errors.Join(srvErr, hubErr)
+}
+
+// adminHandler serves the admin listener: metrics, the health probes (the
+// hub's own, also served on the main listener) and, when asked for,
+// profiles. pprof's handlers are mounted here by hand, never on
+// http.DefaultServeMux, so they cannot leak onto the public listener.
+func adminHandler(h *hub.Hub, m *metrics.Metrics, withPProf bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("GET /healthz", h)
+	mux.Handle("GET /readyz", h)
+	if withPProf {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
 }
 
 // resolveKeys reads the configured keys and, in --dev mode without any,
@@ -177,7 +245,7 @@ func resolveKeys(cfg *serveConfig) (keys, error) {
 
 // buildHub opens the transport and builds the authorizer and the hub. On
 // error, whatever was opened is closed again.
-func buildHub(cfg *serveConfig, k keys, hubURL string, logger *slog.Logger) (*hub.Hub, *auth.Authorizer, error) {
+func buildHub(cfg *serveConfig, k keys, hubURL string, logger *slog.Logger, m *metrics.Metrics) (*hub.Hub, *auth.Authorizer, error) {
 	// Relative topics and URL patterns resolve against the hub's public
 	// URL; the resource id is that URL when it is configured.
 	topicOpts := topic.Options{Base: hubURL}
@@ -206,16 +274,27 @@ func buildHub(cfg *serveConfig, k keys, hubURL string, logger *slog.Logger) (*hu
 		authz.Close()
 		return nil, nil, fmt.Errorf("--transport: %w", err)
 	}
-	h, err := hub.New(hub.Config{
-		Transport:    tr,
-		Auth:         authz,
-		Anonymous:    cfg.Anonymous,
-		CORSOrigins:  cfg.CORSOrigins,
-		TopicOptions: topicOpts,
-		Heartbeat:    cfg.Heartbeat,
-		WriteTimeout: cfg.WriteTimeout,
-		Logger:       logger,
-	})
+	hcfg := hub.Config{
+		Transport:               tr,
+		Auth:                    authz,
+		Anonymous:               cfg.Anonymous,
+		Subscriptions:           cfg.Subscriptions,
+		CORSOrigins:             cfg.CORSOrigins,
+		TopicOptions:            topicOpts,
+		Heartbeat:               cfg.Heartbeat,
+		WriteTimeout:            cfg.WriteTimeout,
+		MaxBodyBytes:            cfg.MaxBody,
+		QueueBytes:              cfg.QueueBytes,
+		MaxSubscribers:          cfg.MaxSubscribers,
+		MaxSubscribersPerClient: cfg.MaxSubscribersPerClient,
+		Logger:                  logger,
+	}
+	if m != nil {
+		// Set only when non-nil: a nil *metrics.Metrics in the interface
+		// would not be a nil interface.
+		hcfg.Metrics = m
+	}
+	h, err := hub.New(hcfg)
 	if err != nil {
 		tr.Close()
 		authz.Close()

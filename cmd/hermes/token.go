@@ -157,5 +157,7 @@ authorization_details (typ at+jwt) and needs --issuer and --audience.
   --audience AUD     aud claim (draft-08, repeatable): the hub's resource id
   --ttl DURATION     lifetime; sets exp (a negative value mints an expired token)
   --payload JSON     payload claim, available to the subscriptions API
+
+To see whether a hub accepts a token, and why not: hermes token check -h
 `)
 }

@@ -1,0 +1,208 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hermes-hub/hermes/auth"
+)
+
+// ops is the operational side of the hub: metrics, admission limits,
+// rate-limited warnings and the shutdown sequence. It is embedded in Hub.
+type ops struct {
+	metrics  Metrics
+	slots    *slots
+	warnings *rateLog
+
+	// draining is closed when Shutdown starts; each open stream then picks
+	// its own moment within drain to end, so that clients reconnect to the
+	// other nodes spread over the window instead of all at once.
+	draining     chan struct{}
+	drain        time.Duration // written before draining is closed
+	shutdownOnce sync.Once
+	shutdownErr  error
+
+	// Publishes in flight. Close refuses new ones and waits for these
+	// before it closes the transport: every publish that was answered 200
+	// has reached the transport, and none is cut halfway.
+	pubMu     sync.Mutex
+	pubClosed bool
+	publishes sync.WaitGroup
+}
+
+func (h *Hub) initOps() {
+	h.metrics = h.cfg.Metrics
+	if h.metrics == nil {
+		h.metrics = NopMetrics{}
+	}
+	h.slots = newSlots(h.cfg.MaxSubscribers, h.cfg.MaxSubscribersPerClient)
+	h.warnings = newRateLog(h.log, time.Second)
+	h.draining = make(chan struct{})
+	h.reg.overflows = func() {
+		h.overflows.Add(1)
+		h.metrics.Overflow()
+	}
+}
+
+// admit decides whether a new stream may start: the hub is not shutting
+// down and the subscriber limits leave room. On refusal it has answered
+// the request. On success the caller must call release exactly once, with
+// the reason the stream ended.
+func (h *Hub) admit(w http.ResponseWriter, r *http.Request, subscriptions int) (release func(reason string), ok bool) {
+	client := clientKey(r)
+	if reason, ok := h.slots.acquire(client); !ok {
+		h.log.Debug("subscriber refused", "reason", reason, "client", client)
+		h.reject(w, reason, http.StatusTooManyRequests, "too many subscribers")
+		return nil, false
+	}
+	if !h.startStream() {
+		h.slots.release(client)
+		h.reject(w, RejectShuttingDown, http.StatusServiceUnavailable, "the hub is shutting down")
+		return nil, false
+	}
+	start := time.Now()
+	h.metrics.SubscriberConnected(subscriptions)
+	h.log.Debug("subscriber connected", "remote", r.RemoteAddr, "subscriptions", subscriptions, "proto", r.Proto)
+	return func(reason string) {
+		h.metrics.SubscriberDisconnected(subscriptions, reason)
+		h.log.Debug("subscriber disconnected", "remote", r.RemoteAddr, "reason", reason, "duration", time.Since(start).Round(time.Millisecond))
+		h.slots.release(client)
+		h.streams.Done()
+	}, true
+}
+
+// authFailureReason maps a refusal to its metric label: the RFC 6750 code,
+// a small fixed set, never the free-text reason.
+func authFailureReason(e *auth.Error) string {
+	switch e.Code {
+	case "":
+		return AuthFailureMissing
+	case auth.CodeInvalidRequest:
+		return AuthFailureInvalidRequest
+	case auth.CodeInvalidToken:
+		return AuthFailureInvalidToken
+	case auth.CodeInsufficientScope:
+		return AuthFailureInsufficientScope
+	default:
+		return AuthFailureInternal
+	}
+}
+
+// reject answers a request refused by a limit or by the shutdown. The
+// Retry-After is randomized so that refused clients spread their retries.
+func (h *Hub) reject(w http.ResponseWriter, reason string, status int, msg string) {
+	h.metrics.Rejected(reason)
+	w.Header().Set("Retry-After", retryAfter())
+	http.Error(w, msg, status)
+}
+
+// startStream accounts for a new stream; false once the hub is closing.
+func (h *Hub) startStream() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.streams.Add(1)
+	return true
+}
+
+// startPublish accounts for a publish in flight; false once Close has
+// started waiting for them. The caller calls h.publishes.Done.
+func (h *Hub) startPublish() bool {
+	h.pubMu.Lock()
+	defer h.pubMu.Unlock()
+	if h.pubClosed {
+		return false
+	}
+	h.publishes.Add(1)
+	return true
+}
+
+// shuttingDown reports whether Shutdown or Close has started.
+func (h *Hub) shuttingDown() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closing
+}
+
+// drainDelay is when, after the drain started, one stream ends: a uniform
+// moment within the window.
+func (h *Hub) drainDelay() time.Duration {
+	if h.drain <= 0 {
+		return 0
+	}
+	return rand.N(h.drain)
+}
+
+// Shutdown stops accepting streams (new ones get 503 with Retry-After and
+// /readyz answers 503), ends every open stream at a random moment within
+// drain, and waits until they have all ended. Streams still open when drain
+// has passed (stuck in a write, say) are cut; if ctx ends first Shutdown
+// returns its error. Publishes are still served: call Close afterwards to
+// finish them and close the transport. Only the first call has an effect.
+func (h *Hub) Shutdown(ctx context.Context, drain time.Duration) error {
+	h.shutdownOnce.Do(func() {
+		h.mu.Lock()
+		h.closing = true
+		h.mu.Unlock()
+		h.drain = max(drain, 0)
+		close(h.draining)
+		h.log.Info("draining streams", "streams", h.Subscribers(), "drain", h.drain)
+
+		done := make(chan struct{})
+		go func() { h.streams.Wait(); close(done) }()
+		cut := time.NewTimer(h.drain)
+		defer cut.Stop()
+		select {
+		case <-done:
+			return
+		case <-cut.C:
+		case <-ctx.Done():
+		}
+		// Past the window (or out of time): end whatever is left now.
+		h.cancel()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			h.shutdownErr = fmt.Errorf("hub: streams still open: %w", ctx.Err())
+		}
+	})
+	return h.shutdownErr
+}
+
+// Close shuts the hub down without a drain if Shutdown was not called,
+// refuses new publishes and waits for those in flight (or ctx), then closes
+// the transport: last, so that every publish already answered has reached
+// it.
+func (h *Hub) Close(ctx context.Context) error {
+	h.closeOnce.Do(func() {
+		err := h.Shutdown(ctx, 0)
+		h.cancel()
+
+		h.pubMu.Lock()
+		h.pubClosed = true
+		h.pubMu.Unlock()
+		done := make(chan struct{})
+		go func() { h.publishes.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			// Their Append will fail on the closed transport and they
+			// answer 503: not acknowledged, so nothing is lost.
+			err = errors.Join(err, fmt.Errorf("hub: publishes still in flight: %w", ctx.Err()))
+		}
+
+		if cerr := h.cfg.Transport.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("hub: closing transport: %w", cerr))
+		}
+		<-h.dispatched
+		h.closeErr = err
+	})
+	return h.closeErr
+}
