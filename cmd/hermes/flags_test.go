@@ -51,7 +51,7 @@ func TestServeEnvFillsEveryFlag(t *testing.T) {
 	values := map[string]string{
 		"addr": "127.0.0.1:4000", "jwt-key": "k", "publisher-jwt-key": "p", "subscriber-jwt-key": "s",
 		"jwt-alg": "HS512", "publisher-jwt-alg": "HS384", "subscriber-jwt-alg": "HS256", "jwks-url": "https://idp.example/jwks", "issuer": "https://idp.example",
-		"resource-id": "https://hub.example/.well-known/mercure", "anonymous": "true",
+		"resource-id": "https://hub.example/.well-known/mercure", "anonymous": "true", "subscriptions": "true",
 		"cors-origins": "https://a.example, https://b.example", "publish-origins": "https://a.example",
 		"transport": "memory://?size=7", "heartbeat": "3s", "write-timeout": "1m",
 		"cookie-name": "c1,c2", "dev": "1", "log-level": "debug", "log-format": "json",
