@@ -319,9 +319,15 @@ func (h *Hub) subscriptionsClosed(s *subscriber) {
 // The context is not the request's: the end events are sent after the
 // client has gone. One bound covers the whole batch so that a stuck
 // transport delays a closing stream by one timeout, not one per matcher.
+//
+// The events are built first and stored in one AppendBatch when the
+// transport offers it: a durable transport then commits (fsyncs) once per
+// stream instead of once per matcher, which is what a legacy client with
+// hundreds of topic= parameters waits for before its headers. Otherwise
+// they are appended one by one, in order; concurrent Appends would lose
+// the parameter order.
 func (h *Hub) announce(s *subscriber, active bool, which func(*topic.Matcher) bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.DispatchTimeout)
-	defer cancel()
+	evs := make([]*transport.Event, 0, len(s.matchers))
 	for _, m := range s.matchers {
 		if !which(m) {
 			continue
@@ -331,6 +337,20 @@ func (h *Hub) announce(s *subscriber, active bool, which func(*topic.Matcher) bo
 			h.log.Warn("subscription event: encoding failed", "subscriber", s.id, "error", err)
 			continue
 		}
+		evs = append(evs, ev)
+	}
+	if len(evs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.DispatchTimeout)
+	defer cancel()
+	if ba, ok := h.cfg.Transport.(transport.BatchAppender); ok {
+		if err := ba.AppendBatch(ctx, evs); err != nil {
+			h.log.Warn("subscription event: storing failed", "subscriber", s.id, "active", active, "error", err)
+		}
+		return
+	}
+	for _, ev := range evs {
 		if err := h.cfg.Transport.Append(ctx, ev); err != nil {
 			h.log.Warn("subscription event: storing failed", "subscriber", s.id, "active", active, "error", err)
 			return

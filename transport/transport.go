@@ -89,3 +89,23 @@ type Transport interface {
 type Checker interface {
 	Check(ctx context.Context) error
 }
+
+// BatchAppender is implemented by transports that can store several events
+// in one commit. It is optional: a caller that has several events to append
+// in a known order (the hub announcing a subscriber's subscriptions) uses it
+// when the transport offers it, so that a durable backend pays one commit
+// (one fsync) for the lot instead of one per event.
+type BatchAppender interface {
+	// AppendBatch behaves like Append called for each event of evs in
+	// order, atomically: the events get consecutive Seqs in slice order and
+	// reach Feed in that order with no other event between them, and either
+	// every event is stored or none is: an event Append would refuse (nil,
+	// say) fails the whole batch. It sets each zero Time. A context
+	// that is done before the batch is accepted makes AppendBatch fail
+	// without storing anything; once accepted, the whole batch is stored
+	// and fed whatever happens to the context. After Close it fails with
+	// ErrClosed. An empty batch is a no-op that returns nil (whatever the
+	// context or the transport's state), so callers need not special-case
+	// it.
+	AppendBatch(ctx context.Context, evs []*Event) error
+}

@@ -9,7 +9,9 @@
 // One writer goroutine owns every write transaction. Appends hand it their
 // event and wait; it commits whatever has queued up meanwhile in a single
 // transaction (group commit: concurrent publishers share one fsync), answers
-// them, then feeds the events in Seq order. Retention runs in the same
+// them, then feeds the events in Seq order. A batch (AppendBatch) is one
+// request: it is never split between transactions, so its events are
+// committed together and fed together. Retention runs in the same
 // transactions, a bounded number of deletions at a time.
 package bolt
 
@@ -88,19 +90,24 @@ type Transport struct {
 	first     uint64    // Seq of the oldest stored event, 0 when none
 	firstTime time.Time // its Time
 	backlog   bool      // retention has more to delete than the last pass could
+	carry     *request  // taken from reqs but left for the next group (see gather)
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 var (
-	_ transport.Transport = (*Transport)(nil)
-	_ transport.Checker   = (*Transport)(nil)
+	_ transport.Transport     = (*Transport)(nil)
+	_ transport.Checker       = (*Transport)(nil)
+	_ transport.BatchAppender = (*Transport)(nil)
 )
 
+// request is one Append (one event) or one AppendBatch (its events, in
+// order), answered as a whole.
 type request struct {
-	ev   *transport.Event
-	val  []byte     // encoded by the publisher's goroutine, off the writer's path
+	evs  []*transport.Event
+	vals [][]byte   // encoded by the publisher's goroutine, off the writer's path
+	size int        // total length of vals
 	done chan error // buffered: the writer never waits for the publisher
 }
 
@@ -240,17 +247,49 @@ func (t *Transport) Append(ctx context.Context, ev *transport.Event) error {
 	if len(ev.ID) > MaxIDLength {
 		return fmt.Errorf("bolt: append: id of %d bytes, longer than %d", len(ev.ID), MaxIDLength)
 	}
+	return t.submit(ctx, "append", []*transport.Event{ev})
+}
+
+// AppendBatch stores evs durably in one transaction (one fsync), assigns
+// them consecutive Seqs in slice order and queues them on the feed in that
+// order. Every event is checked before anything is stored: one invalid
+// event fails the whole batch. The batch is never split, whatever its
+// length: one longer than Options.MaxBatch is committed in a transaction of
+// its own, so its length is bounded only by the caller and by memory.
+func (t *Transport) AppendBatch(ctx context.Context, evs []*transport.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	for i, ev := range evs {
+		if ev == nil {
+			return fmt.Errorf("bolt: append batch: event %d is nil", i)
+		}
+		if len(ev.ID) > MaxIDLength {
+			return fmt.Errorf("bolt: append batch: event %d: id of %d bytes, longer than %d", i, len(ev.ID), MaxIDLength)
+		}
+	}
+	return t.submit(ctx, "append batch", evs)
+}
+
+// submit hands evs, already validated, to the writer as one request and
+// waits for its commit; op names the caller in errors.
+func (t *Transport) submit(ctx context.Context, op string, evs []*transport.Event) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("bolt: append: %w", err)
+		return fmt.Errorf("bolt: %s: %w", op, err)
 	}
-	if ev.Time.IsZero() {
-		ev.Time = time.Now()
+	now := time.Now()
+	r := &request{evs: evs, vals: make([][]byte, len(evs)), done: make(chan error, 1)}
+	for i, ev := range evs {
+		if ev.Time.IsZero() {
+			ev.Time = now
+		}
+		r.vals[i] = encodeEvent(ev)
+		r.size += len(r.vals[i])
 	}
-	r := &request{ev: ev, val: encodeEvent(ev), done: make(chan error, 1)}
 	select {
 	case t.reqs <- r:
 	case <-ctx.Done():
-		return fmt.Errorf("bolt: append: %w", ctx.Err())
+		return fmt.Errorf("bolt: %s: %w", op, ctx.Err())
 	case <-t.closing:
 		return transport.ErrClosed
 	}
@@ -261,6 +300,14 @@ func (t *Transport) Append(ctx context.Context, ev *transport.Event) error {
 // run is the writer goroutine.
 func (t *Transport) run() {
 	defer close(t.done)
+	// A request gather left for the next group was taken, so it must be
+	// answered; it was not stored.
+	defer func() {
+		if t.carry != nil {
+			t.carry.done <- transport.ErrClosed
+			t.carry = nil
+		}
+	}()
 	var tick <-chan time.Time
 	if t.opts.MaxAge > 0 {
 		period := min(max(t.opts.MaxAge/10, 10*time.Millisecond), time.Minute)
@@ -270,6 +317,20 @@ func (t *Transport) run() {
 	}
 	batch := make([]*request, 0, t.opts.maxBatch())
 	for {
+		if r := t.carry; r != nil {
+			select {
+			case <-t.closing:
+				return // the deferred answer fails it
+			default:
+			}
+			t.carry = nil
+			batch = t.gather(append(batch[:0], r))
+			if !t.commit(batch) {
+				return
+			}
+			clear(batch)
+			continue
+		}
 		var more <-chan struct{}
 		if t.backlog {
 			more = closedChan
@@ -295,14 +356,25 @@ func (t *Transport) run() {
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// gather adds the requests already waiting to batch, within the batch limits.
+// gather adds the requests already waiting to batch, within the batch
+// limits: at most MaxBatch events and about maxBatchBytes of data. A request
+// is counted by its events and never split, so one that would take the
+// group past a limit is kept in t.carry and starts the next group; the
+// first request of a group is always taken whole, so a batch beyond the
+// limits is committed alone rather than refused.
 func (t *Transport) gather(batch []*request) []*request {
-	size := len(batch[0].val)
-	for len(batch) < cap(batch) && size < maxBatchBytes {
+	limit := t.opts.maxBatch()
+	n, size := len(batch[0].evs), batch[0].size
+	for n < limit && size < maxBatchBytes {
 		select {
 		case r := <-t.reqs:
+			if n+len(r.evs) > limit || size+r.size > maxBatchBytes {
+				t.carry = r
+				return batch
+			}
 			batch = append(batch, r)
-			size += len(r.val)
+			n += len(r.evs)
+			size += r.size
 		default:
 			return batch
 		}
@@ -321,19 +393,21 @@ func (t *Transport) commit(batch []*request) bool {
 		ids := tx.Bucket(bucketIDs)
 		seq := last
 		for _, r := range batch {
-			seq++
-			if err := events.Put(seqKey(seq), r.val); err != nil {
-				return fmt.Errorf("store event %d: %w", seq, err)
-			}
-			if err := ids.Put(idKey(r.ev.ID, seq), []byte{}); err != nil {
-				return fmt.Errorf("index event %d: %w", seq, err)
+			for i, ev := range r.evs {
+				seq++
+				if err := events.Put(seqKey(seq), r.vals[i]); err != nil {
+					return fmt.Errorf("store event %d: %w", seq, err)
+				}
+				if err := ids.Put(idKey(ev.ID, seq), []byte{}); err != nil {
+					return fmt.Errorf("index event %d: %w", seq, err)
+				}
 			}
 		}
 		if err := tx.Bucket(bucketMeta).Put(keyLastSeq, seqKey(seq)); err != nil {
 			return fmt.Errorf("store the last sequence: %w", err)
 		}
 		var err error
-		st, err = t.trim(tx, seq, len(batch)+trimChunk)
+		st, err = t.trim(tx, seq, int(seq-last)+trimChunk)
 		return err
 	})
 	if err != nil {
@@ -344,19 +418,25 @@ func (t *Transport) commit(batch []*request) bool {
 		return true
 	}
 	t.commits.Add(1)
-	for i, r := range batch {
-		r.ev.Seq = last + uint64(i) + 1
+	seq := last
+	for _, r := range batch {
+		for _, ev := range r.evs {
+			seq++
+			ev.Seq = seq
+		}
 	}
-	t.last.Store(last + uint64(len(batch)))
+	t.last.Store(seq)
 	t.applyTrim(st)
 	for _, r := range batch {
 		r.done <- nil
 	}
 	for _, r := range batch {
-		select {
-		case t.feed <- r.ev:
-		case <-t.closing:
-			return false
+		for _, ev := range r.evs {
+			select {
+			case t.feed <- ev:
+			case <-t.closing:
+				return false
+			}
 		}
 	}
 	return true

@@ -38,7 +38,10 @@ type Options struct {
 	// process. 0: DefaultOpenTimeout.
 	OpenTimeout time.Duration
 	// MaxBatch is the most events committed in one transaction when
-	// publishers append concurrently (group commit). 0: DefaultMaxBatch.
+	// publishers append concurrently (group commit). An AppendBatch counts
+	// as its number of events and is never split: one that does not fit
+	// in the group being gathered starts the next one, and one longer than
+	// MaxBatch is committed alone. 0: DefaultMaxBatch.
 	MaxBatch int
 	// NoSync skips the fsync of each commit. Faster, but an operating
 	// system crash or a power loss may lose acknowledged events or corrupt

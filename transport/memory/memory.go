@@ -62,8 +62,9 @@ type Transport struct {
 }
 
 var (
-	_ transport.Transport = (*Transport)(nil)
-	_ transport.Checker   = (*Transport)(nil)
+	_ transport.Transport     = (*Transport)(nil)
+	_ transport.Checker       = (*Transport)(nil)
+	_ transport.BatchAppender = (*Transport)(nil)
 )
 
 // New returns an empty memory transport.
@@ -91,41 +92,67 @@ func (t *Transport) Append(ctx context.Context, ev *transport.Event) error {
 	if ev == nil {
 		return fmt.Errorf("memory: append: nil event")
 	}
+	return t.appendEvents(ctx, "append", []*transport.Event{ev})
+}
+
+// AppendBatch is Append for several events at once: they take consecutive
+// Seqs under one acquisition of the lock, so no concurrent Append can come
+// between them, and they are fed in order before any other event.
+func (t *Transport) AppendBatch(ctx context.Context, evs []*transport.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	for i, ev := range evs {
+		if ev == nil {
+			return fmt.Errorf("memory: append batch: event %d is nil", i)
+		}
+	}
+	return t.appendEvents(ctx, "append batch", evs)
+}
+
+// appendEvents stores and feeds evs, none of which is nil; op names the
+// caller in errors.
+func (t *Transport) appendEvents(ctx context.Context, op string, evs []*transport.Event) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory: append: %w", err)
+		return fmt.Errorf("memory: %s: %w", op, err)
 	}
 	select {
 	case t.sendSlot <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("memory: append: %w", ctx.Err())
+		return fmt.Errorf("memory: %s: %w", op, ctx.Err())
 	case <-t.closing:
 		return transport.ErrClosed
 	}
 	defer func() { <-t.sendSlot }()
 
-	if ev.Time.IsZero() {
-		ev.Time = time.Now()
-	}
+	now := time.Now()
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
 		return transport.ErrClosed
 	}
-	t.last++
-	ev.Seq = t.last
-	stored := *ev
-	stored.Frame = nil // the contract: events read back have no Frame
-	t.push(&stored)
+	for _, ev := range evs {
+		if ev.Time.IsZero() {
+			ev.Time = now
+		}
+		t.last++
+		ev.Seq = t.last
+		stored := *ev
+		stored.Frame = nil // the contract: events read back have no Frame
+		t.push(&stored)
+	}
 	t.mu.Unlock()
 
-	// Once stored, the event must reach the feed: giving up on ctx here
+	// Once stored, the events must reach the feed: giving up on ctx here
 	// would leave a hole in the feed's sequence. Only Close may interrupt.
-	select {
-	case t.feed <- ev:
-		return nil
-	case <-t.closing:
-		return transport.ErrClosed
+	for _, ev := range evs {
+		select {
+		case t.feed <- ev:
+		case <-t.closing:
+			return transport.ErrClosed
+		}
 	}
+	return nil
 }
 
 // push adds ev at the end of the ring, dropping the oldest event when full.

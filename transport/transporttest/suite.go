@@ -87,6 +87,17 @@ func Run(t *testing.T, f Factory) {
 	t.Run("ReopenWithSmallerSizeTrims", s.testReopenSmaller)
 	t.Run("RetentionByAge", s.testRetentionAge)
 	t.Run("RetentionByAgeWithoutAppends", s.testRetentionAgeIdle)
+	// Cases of the optional BatchAppender (batch.go); skipped by
+	// transports that do not implement it.
+	t.Run("BatchAssignsConsecutiveSeqsAndFeedsInOrder", s.testBatchOrder)
+	t.Run("BatchIsNeverSplitByConcurrentAppends", s.testBatchInterleaving)
+	t.Run("BatchLookupAndReplay", s.testBatchLookupReplay)
+	t.Run("BatchEmptyIsNoop", s.testBatchEmpty)
+	t.Run("BatchWithDoneContextStoresNothing", s.testBatchDoneContext)
+	t.Run("BatchWithNilEventStoresNothing", s.testBatchNilEvent)
+	t.Run("BatchAfterClose", s.testBatchAfterClose)
+	t.Run("BatchCloseWithBlockedBatches", s.testBatchCloseBlocked)
+	t.Run("BatchReopen", s.testBatchReopen)
 }
 
 type suite struct{ f Factory }

@@ -1,0 +1,186 @@
+package bolt
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hermes-hub/hermes/transport"
+)
+
+// batchEvents builds n small events with ids prefix-0 .. prefix-(n-1).
+func batchEvents(prefix string, n int) []*transport.Event {
+	evs := make([]*transport.Event, n)
+	for i := range evs {
+		evs[i] = &transport.Event{ID: fmt.Sprintf("%s-%d", prefix, i), Topics: []string{"t"}, Data: "batch"}
+	}
+	return evs
+}
+
+// TestAppendBatchIsOneCommit: a batch, even one longer than MaxBatch, costs
+// one transaction (one fsync), which is the point of AppendBatch.
+func TestAppendBatchIsOneCommit(t *testing.T) {
+	tr := openTest(t, filepath.Join(t.TempDir(), "hermes.db"), Options{MaxBatch: 10})
+	drainFeed(tr)
+	for _, n := range []int{3, 10, 25} {
+		before := tr.commits.Load()
+		evs := batchEvents(fmt.Sprint("n", n), n)
+		if err := tr.AppendBatch(context.Background(), evs); err != nil {
+			t.Fatalf("AppendBatch(%d events): %v", n, err)
+		}
+		if got := tr.commits.Load() - before; got != 1 {
+			t.Fatalf("a batch of %d events (MaxBatch 10) took %d commits, want 1", n, got)
+		}
+		for i, ev := range evs {
+			if ev.Seq != evs[0].Seq+uint64(i) {
+				t.Fatalf("batch of %d: event %d has Seq %d after %d", n, i, ev.Seq, evs[0].Seq)
+			}
+		}
+	}
+	if got := tr.LastSeq(); got != 38 {
+		t.Fatalf("LastSeq = %d, want 38", got)
+	}
+}
+
+// TestAppendBatchRejectsHugeIDAtomically: one event Append would refuse
+// fails the whole batch before anything is stored.
+func TestAppendBatchRejectsHugeIDAtomically(t *testing.T) {
+	tr := openTest(t, filepath.Join(t.TempDir(), "hermes.db"), Options{NoSync: true})
+	drainFeed(tr)
+	evs := batchEvents("huge", 3)
+	evs[2].ID = strings.Repeat("x", MaxIDLength+1)
+	if err := tr.AppendBatch(context.Background(), evs); err == nil {
+		t.Fatal("AppendBatch with an id longer than MaxIDLength succeeded")
+	}
+	if got := tr.LastSeq(); got != 0 {
+		t.Fatalf("LastSeq = %d after a refused batch, want 0", got)
+	}
+	if seq, ok, err := tr.Lookup(context.Background(), "huge-0"); err != nil || ok {
+		t.Fatalf("Lookup(huge-0) = %d, %v, %v; want unknown", seq, ok, err)
+	}
+}
+
+// TestGatherCountsEventsAgainstMaxBatch drives gather directly, without a
+// writer goroutine, on a buffered queue of requests.
+func TestGatherCountsEventsAgainstMaxBatch(t *testing.T) {
+	req := func(events, size int) *request {
+		return &request{evs: make([]*transport.Event, events), size: size}
+	}
+	cases := []struct {
+		name       string
+		first      *request
+		queued     []*request
+		wantTaken  int  // requests in the group, the first included
+		wantCarry  bool // the next request was taken but left for the next group
+		wantQueued int  // requests still in the queue
+	}{
+		{"fills up to MaxBatch exactly", req(2, 10), []*request{req(3, 10), req(1, 10)}, 2, false, 1},
+		{"a batch that does not fit starts the next group", req(2, 10), []*request{req(4, 10), req(1, 10)}, 1, true, 1},
+		{"singles fill the group", req(1, 10), []*request{req(1, 10), req(1, 10), req(1, 10), req(1, 10), req(1, 10)}, 5, false, 1},
+		{"a batch longer than MaxBatch goes alone", req(12, 10), []*request{req(1, 10)}, 1, false, 1},
+		{"a batch that would pass the byte limit waits", req(1, maxBatchBytes-100), []*request{req(1, 200)}, 1, true, 0},
+		{"an empty queue", req(3, 10), nil, 1, false, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr := &Transport{opts: Options{MaxBatch: 5}, reqs: make(chan *request, len(c.queued))}
+			for _, r := range c.queued {
+				tr.reqs <- r
+			}
+			batch := tr.gather(append(make([]*request, 0, 5), c.first))
+			if len(batch) != c.wantTaken {
+				t.Errorf("group of %d requests, want %d", len(batch), c.wantTaken)
+			}
+			if (tr.carry != nil) != c.wantCarry {
+				t.Errorf("carry = %v, want %v", tr.carry != nil, c.wantCarry)
+			}
+			if len(tr.reqs) != c.wantQueued {
+				t.Errorf("%d requests left queued, want %d", len(tr.reqs), c.wantQueued)
+			}
+			events := 0
+			for _, r := range batch {
+				events += len(r.evs)
+			}
+			if len(batch) > 1 && events > 5 {
+				t.Errorf("a group of several requests holds %d events, more than MaxBatch 5", events)
+			}
+		})
+	}
+}
+
+// TestAppendBatchSmallMaxBatchUnderLoad: with a MaxBatch barely above the
+// batch length, most groups end with a carried batch; every batch must
+// still arrive whole and in order, and singles around them.
+func TestAppendBatchSmallMaxBatchUnderLoad(t *testing.T) {
+	tr := openTest(t, filepath.Join(t.TempDir(), "hermes.db"), Options{MaxBatch: 4, NoSync: true})
+	const batchers, perBatcher, batchLen, singlers, perSingler = 8, 30, 3, 4, 40
+	const total = batchers*perBatcher*batchLen + singlers*perSingler
+	fed := make(chan []*transport.Event, 1)
+	go func() {
+		var evs []*transport.Event
+		for ev := range tr.Feed() {
+			if evs = append(evs, ev); len(evs) == total {
+				fed <- evs
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, batchers+singlers)
+	for g := range batchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range perBatcher {
+				if err := tr.AppendBatch(context.Background(), batchEvents(fmt.Sprintf("b%d.%d", g, k), batchLen)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for w := range singlers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range perSingler {
+				if err := tr.Append(context.Background(), &transport.Event{ID: fmt.Sprintf("s%d.%d-0", w, k)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var evs []*transport.Event
+	select {
+	case evs = <-fed:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the feed did not deliver %d events", total)
+	}
+	for i := 0; i < len(evs); i++ {
+		if evs[i].Seq != uint64(i+1) {
+			t.Fatalf("feed position %d has Seq %d", i, evs[i].Seq)
+		}
+		if strings.HasPrefix(evs[i].ID, "s") {
+			continue
+		}
+		prefix := strings.TrimSuffix(evs[i].ID, "-0")
+		if prefix == evs[i].ID {
+			t.Fatalf("feed position %d: %q does not start a batch", i, evs[i].ID)
+		}
+		for j := 1; j < batchLen; j++ {
+			if want := fmt.Sprintf("%s-%d", prefix, j); i+j >= len(evs) || evs[i+j].ID != want {
+				t.Fatalf("feed position %d: batch %q interrupted before its event %d", i+j, prefix, j)
+			}
+		}
+		i += batchLen - 1
+	}
+}
