@@ -3,7 +3,6 @@
 package binary_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,16 +10,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hermes-hub/hermes/auth"
+	"github.com/hermes-hub/hermes/spec-tests/internal/hubproc"
 )
 
 // The package is Unix-only: it stops and kills the hub with signals.
@@ -31,11 +28,6 @@ var hermesBin string
 const (
 	// jwtSecret verifies both roles' tokens (--jwt-key).
 	jwtSecret = "binary-tests secret, 0123456789abcdef0123456789abcdef"
-	// startTimeout bounds the wait for the "listening on" line.
-	startTimeout = 30 * time.Second
-	// stopTimeout bounds a graceful shutdown. The hub's own grace period is
-	// 30 s; with every stream closed first it takes well under a second.
-	stopTimeout = 40 * time.Second
 	// publishTimeout bounds one publish, fsync included, on a loaded machine.
 	publishTimeout = 30 * time.Second
 )
@@ -43,47 +35,7 @@ const (
 // TestMain builds cmd/hermes once for the whole package. HERMES_BINARY
 // skips the build and tests that binary instead (a release artefact, say).
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	if p := os.Getenv("HERMES_BINARY"); p != "" {
-		hermesBin = p
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "hermes-binary-tests-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "binary tests: temp dir:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	goTool, err := findGo()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "binary tests:", err)
-		return 1
-	}
-	hermesBin = filepath.Join(dir, "hermes")
-	build := exec.Command(goTool, "build", "-o", hermesBin, "github.com/hermes-hub/hermes/cmd/hermes")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "binary tests: building hermes: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
-}
-
-// findGo locates the go command: `go test` puts GOROOT/bin first on PATH,
-// and GOROOT is the fallback when the tests run some other way.
-func findGo() (string, error) {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p, nil
-	}
-	if root := os.Getenv("GOROOT"); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("no go command on PATH or in $GOROOT/bin")
+	os.Exit(hubproc.RunTests(m, &hermesBin))
 }
 
 // hubOptions are the serve flags a test varies.
@@ -95,17 +47,10 @@ type hubOptions struct {
 
 // hubProc is one running hermes process.
 type hubProc struct {
+	proc   *hubproc.Proc
 	dbPath string
 	base   string // http://127.0.0.1:PORT
-	cmd    *exec.Cmd
-	logs   *logWriter
 	client *http.Client
-
-	done    chan struct{} // closed once the process has exited
-	waitErr error         // set before done is closed
-
-	mu     sync.Mutex
-	ending bool // stop or kill was asked for; cleanup has nothing to do
 }
 
 // startHub runs `hermes serve` on a free port and returns once it logged
@@ -124,10 +69,11 @@ func startHub(t *testing.T, o hubOptions) *hubProc {
 	if o.anonymous {
 		args = append(args, "--anonymous")
 	}
+	p := hubproc.Start(t, hermesBin, hubproc.Options{}, args...)
 	h := &hubProc{
+		proc:   p,
 		dbPath: o.dbPath,
-		logs:   newLogWriter(),
-		done:   make(chan struct{}),
+		base:   p.URL(),
 		client: &http.Client{Transport: &http.Transport{
 			// Concurrent publishers reuse their connections instead of
 			// opening one per request (and running out of ports).
@@ -136,41 +82,8 @@ func startHub(t *testing.T, o hubOptions) *hubProc {
 			IdleConnTimeout:     time.Minute,
 		}},
 	}
-	h.cmd = exec.Command(hermesBin, args...)
-	// A clean environment: HERMES_* variables of the developer's shell must
-	// not change what the flags say.
-	h.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	h.cmd.Stdout = io.Discard
-	detachFromTest(h.cmd)
-	h.cmd.Stderr = h.logs
-	if err := h.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", hermesBin, err)
-	}
-	go func() {
-		h.waitErr = h.cmd.Wait()
-		close(h.done)
-	}()
-	t.Cleanup(func() {
-		h.client.CloseIdleConnections()
-		h.mu.Lock()
-		ending := h.ending
-		h.mu.Unlock()
-		if ending {
-			<-h.done // stop or kill already waited or is waiting
-			return
-		}
-		h.stop(t)
-	})
-
-	timer := time.NewTimer(startTimeout)
-	defer timer.Stop()
-	select {
-	case h.base = <-h.logs.listening:
-	case <-h.done:
-		t.Fatalf("hermes exited before listening (%v); log:\n%s", h.waitErr, h.logs.String())
-	case <-timer.C:
-		t.Fatalf("hermes did not log %q within %v; log:\n%s", "listening on", startTimeout, h.logs.String())
-	}
+	// Runs before hubproc's cleanup, which stops the hub.
+	t.Cleanup(h.client.CloseIdleConnections)
 	return h
 }
 
@@ -181,100 +94,20 @@ func (h *hubProc) endpoint() string { return h.base + "/.well-known/mercure" }
 // must exit 0.
 func (h *hubProc) stop(t *testing.T) {
 	t.Helper()
-	h.mu.Lock()
-	h.ending = true
-	h.mu.Unlock()
 	h.client.CloseIdleConnections()
-	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Errorf("SIGTERM: %v", err)
-	}
-	timer := time.NewTimer(stopTimeout)
-	defer timer.Stop()
-	select {
-	case <-h.done:
-	case <-timer.C:
-		_ = h.cmd.Process.Kill()
-		<-h.done
-		t.Errorf("hermes did not exit within %v of SIGTERM; log:\n%s", stopTimeout, h.logs.String())
-		return
-	}
-	if h.waitErr != nil {
-		t.Errorf("hermes exited with %v after SIGTERM, want exit 0; log:\n%s", h.waitErr, h.logs.String())
-	}
+	h.proc.Stop(t)
 }
 
 // sigkill sends SIGKILL without waiting. It is safe from any goroutine,
 // which is why it reports instead of failing the test.
-func (h *hubProc) sigkill() error {
-	h.mu.Lock()
-	h.ending = true
-	h.mu.Unlock()
-	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("SIGKILL: %w", err)
-	}
-	return nil
-}
+func (h *hubProc) sigkill() error { return h.proc.Kill() }
 
 // waitKilled waits for the exit that a SIGKILL caused and checks that it
 // was the signal, not a graceful exit, that ended the process.
 func (h *hubProc) waitKilled(t *testing.T) {
 	t.Helper()
-	timer := time.NewTimer(stopTimeout)
-	defer timer.Stop()
-	select {
-	case <-h.done:
-	case <-timer.C:
-		t.Fatalf("hermes still running %v after SIGKILL", stopTimeout)
-	}
-	h.client.CloseIdleConnections()
-	var ee *exec.ExitError
-	if !errors.As(h.waitErr, &ee) {
-		t.Fatalf("hermes exit after SIGKILL: %v, want a signal exit", h.waitErr)
-	}
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && (!ws.Signaled() || ws.Signal() != syscall.SIGKILL) {
-		t.Fatalf("hermes exit status %v after SIGKILL, want killed by SIGKILL", ee)
-	}
-}
-
-// listeningRE finds the start-up line; the text log handler quotes the
-// message, the JSON one too, so the URL ends at a quote or a space.
-var listeningRE = regexp.MustCompile(`listening on (http://[^\s"\\]+)`)
-
-// maxLogBytes caps what a process's log keeps for failure messages.
-const maxLogBytes = 1 << 20
-
-// logWriter is the child's stderr: it keeps the log for failure messages
-// and announces the base URL once the "listening on" line appears.
-type logWriter struct {
-	mu        sync.Mutex
-	buf       bytes.Buffer
-	found     bool
-	listening chan string // receives the base URL once
-}
-
-func newLogWriter() *logWriter {
-	return &logWriter{listening: make(chan string, 1)}
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.buf.Len() < maxLogBytes {
-		w.buf.Write(p)
-	}
-	if !w.found {
-		if m := listeningRE.FindSubmatch(w.buf.Bytes()); m != nil {
-			w.found = true
-			w.listening <- string(m[1])
-		}
-	}
-	return len(p), nil
-}
-
-func (w *logWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
+	defer h.client.CloseIdleConnections()
+	h.proc.WaitKilled(t)
 }
 
 // Tokens are minted once per package run; they never expire.

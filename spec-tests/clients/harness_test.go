@@ -1,21 +1,16 @@
 package clients_test
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hermes-hub/hermes/auth"
+	"github.com/hermes-hub/hermes/spec-tests/internal/hubproc"
 )
 
 // enableVar turns the tests on; ./test.sh sets it once the clients are
@@ -30,10 +25,8 @@ const (
 	// generous: Chromium's start and reconnection back-off on a loaded
 	// two-core machine take seconds.
 	waitTimeout = 45 * time.Second
-	// startTimeout bounds the wait for the hub's "listening on" line.
-	startTimeout = 30 * time.Second
-	// stopTimeout bounds a graceful shutdown of the hub (its own grace
-	// period is 30 s).
+	// stopTimeout bounds the exit of a node process once its input is
+	// closed.
 	stopTimeout = 40 * time.Second
 	// commandTimeout bounds one PHP run.
 	commandTimeout = 60 * time.Second
@@ -64,43 +57,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	clientDir = dir
-	if p := os.Getenv("HERMES_BINARY"); p != "" {
-		hermesBin = p
-		return m.Run()
-	}
-	tmp, err := os.MkdirTemp("", "hermes-client-tests-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "client tests: temp dir:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	goTool, err := findGo()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "client tests:", err)
-		return 1
-	}
-	hermesBin = filepath.Join(tmp, "hermes")
-	build := exec.Command(goTool, "build", "-o", hermesBin, "github.com/hermes-hub/hermes/cmd/hermes")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "client tests: building hermes: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
-}
-
-// findGo locates the go command: `go test` puts GOROOT/bin first on PATH,
-// GOROOT is the fallback.
-func findGo() (string, error) {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p, nil
-	}
-	if root := os.Getenv("GOROOT"); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("no go command on PATH or in $GOROOT/bin")
+	return hubproc.RunTests(m, &hermesBin)
 }
 
 // needClients skips the test unless the client tests are enabled, and
@@ -149,16 +106,9 @@ type hubOptions struct {
 
 // hubProc is one running `hermes serve`.
 type hubProc struct {
+	proc *hubproc.Proc
 	opts hubOptions
 	base string // http://127.0.0.1:PORT
-	cmd  *exec.Cmd
-	logs *logWriter
-
-	done    chan struct{} // closed when the process has exited
-	waitErr error         // set before done is closed
-
-	mu      sync.Mutex
-	stopped bool
 }
 
 // startHub runs hermes with bolt history, anonymous subscribers allowed
@@ -182,37 +132,8 @@ func startHub(t *testing.T, o hubOptions) *hubProc {
 	if len(o.corsOrigins) > 0 {
 		args = append(args, "--cors-origins", strings.Join(o.corsOrigins, ","))
 	}
-	h := &hubProc{opts: o, logs: newLogWriter(), done: make(chan struct{})}
-	h.cmd = exec.Command(hermesBin, args...)
-	// A clean environment: HERMES_* variables of the developer's shell
-	// must not change what the flags say.
-	h.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	h.cmd.Stdout = io.Discard
-	h.cmd.Stderr = h.logs
-	if err := h.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", hermesBin, err)
-	}
-	go func() {
-		h.waitErr = h.cmd.Wait()
-		close(h.done)
-	}()
-	t.Cleanup(func() {
-		h.stop(t)
-		if t.Failed() {
-			t.Logf("hub %s log:\n%s", h.base, h.logs.String())
-		}
-	})
-
-	timer := time.NewTimer(startTimeout)
-	defer timer.Stop()
-	select {
-	case h.base = <-h.logs.listening:
-	case <-h.done:
-		t.Fatalf("hermes exited before listening (%v); log:\n%s", h.waitErr, h.logs.String())
-	case <-timer.C:
-		t.Fatalf("hermes did not log %q within %v; log:\n%s", "listening on", startTimeout, h.logs.String())
-	}
-	return h
+	p := hubproc.Start(t, hermesBin, hubproc.Options{LogOnFailure: true}, args...)
+	return &hubProc{proc: p, opts: o, base: p.URL()}
 }
 
 // endpoint is the hub URL.
@@ -222,71 +143,11 @@ func (h *hubProc) endpoint() string { return h.base + "/.well-known/mercure" }
 // port (see publishWhileAway).
 func (h *hubProc) hostPort() string { return strings.TrimPrefix(h.base, "http://") }
 
-// stop sends SIGTERM and waits for exit 0. It does nothing the second
-// time.
+// stop sends SIGTERM and waits for exit 0. The second time it only
+// waits for the exit.
 func (h *hubProc) stop(t *testing.T) {
 	t.Helper()
-	h.mu.Lock()
-	stopped := h.stopped
-	h.stopped = true
-	h.mu.Unlock()
-	if stopped {
-		return
-	}
-	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Errorf("SIGTERM: %v", err)
-	}
-	timer := time.NewTimer(stopTimeout)
-	defer timer.Stop()
-	select {
-	case <-h.done:
-	case <-timer.C:
-		_ = h.cmd.Process.Kill()
-		<-h.done
-		t.Errorf("hermes did not exit within %v of SIGTERM; log:\n%s", stopTimeout, h.logs.String())
-		return
-	}
-	if h.waitErr != nil {
-		t.Errorf("hermes exited with %v after SIGTERM, want 0; log:\n%s", h.waitErr, h.logs.String())
-	}
-}
-
-// listeningRE finds the start-up line in the text log.
-var listeningRE = regexp.MustCompile(`listening on (http://[^\s"\\]+)`)
-
-// maxLogBytes caps what a child's log keeps for failure messages.
-const maxLogBytes = 1 << 20
-
-// logWriter keeps a child's output for failure messages and announces the
-// hub's base URL once the "listening on" line appears.
-type logWriter struct {
-	mu        sync.Mutex
-	buf       bytes.Buffer
-	found     bool
-	listening chan string
-}
-
-func newLogWriter() *logWriter { return &logWriter{listening: make(chan string, 1)} }
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.buf.Len() < maxLogBytes {
-		w.buf.Write(p)
-	}
-	if !w.found {
-		if m := listeningRE.FindSubmatch(w.buf.Bytes()); m != nil {
-			w.found = true
-			w.listening <- string(m[1])
-		}
-	}
-	return len(p), nil
-}
-
-func (w *logWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
+	h.proc.Stop(t)
 }
 
 // mint signs a legacy token with the hub's secret. A nil slice leaves

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hermes-hub/hermes/spec-tests/internal/hubproc"
 )
 
 // --- PHP: Symfony's Mercure component -------------------------------------
@@ -189,7 +191,7 @@ type nodeSub struct {
 	*eventLog
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *logWriter
+	stderr *hubproc.LogBuffer
 	done   chan struct{}
 }
 
@@ -201,7 +203,7 @@ func startNodeSub(t *testing.T, name string, cfg nodeSubConfig) *nodeSub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &nodeSub{eventLog: newEventLog(name), stderr: newLogWriter(), done: make(chan struct{})}
+	s := &nodeSub{eventLog: newEventLog(name), stderr: &hubproc.LogBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command("node", filepath.Join(clientDir, "js", "subscribe.mjs"), string(arg))
 	s.cmd.Dir = clientDir
 	s.cmd.Stderr = s.stderr
@@ -270,7 +272,7 @@ func readJSONLines(r io.Reader, log *eventLog, junk io.Writer) {
 type browser struct {
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
-	output  *logWriter // every line, for failure messages
+	output  *hubproc.LogBuffer // every line, for failure messages
 	replies chan map[string]any
 	done    chan struct{}
 }
@@ -278,7 +280,7 @@ type browser struct {
 // startBrowser launches Chromium. A cleanup closes it.
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
-	b := &browser{output: newLogWriter(), replies: make(chan map[string]any, 16), done: make(chan struct{})}
+	b := &browser{output: &hubproc.LogBuffer{}, replies: make(chan map[string]any, 16), done: make(chan struct{})}
 	b.cmd = exec.Command("node", filepath.Join(clientDir, "js", "browser.mjs"))
 	b.cmd.Dir = clientDir
 	b.cmd.Env = append(os.Environ(), "CHROMIUM="+chromiumPath)

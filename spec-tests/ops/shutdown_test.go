@@ -210,7 +210,7 @@ func TestSIGTERMDrains1000StreamsWithoutLosingPublishes(t *testing.T) {
 	// SIGTERM. While the hub drains, watch its admin listener: /readyz
 	// turns 503 and the gauges and counters move.
 	sigterm := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	var (
@@ -223,7 +223,7 @@ func TestSIGTERMDrains1000StreamsWithoutLosingPublishes(t *testing.T) {
 		defer close(watchDone)
 		for {
 			select {
-			case <-p.done:
+			case <-p.Done():
 				return
 			default:
 			}
@@ -239,13 +239,13 @@ func TestSIGTERMDrains1000StreamsWithoutLosingPublishes(t *testing.T) {
 		}
 	}()
 
-	exitErr := p.waitExit(t, drain+margin+30*time.Second)
+	exitErr := p.WaitExit(t, drain+margin+30*time.Second)
 	exited := time.Since(sigterm)
 	close(stopPub)
 	pubs.Wait()
 	<-watchDone
 	if exitErr != nil {
-		t.Errorf("exit after SIGTERM: %v, want status 0; log:\n%s", exitErr, p.logs.String())
+		t.Errorf("exit after SIGTERM: %v, want status 0; log:\n%s", exitErr, p.Logs())
 	}
 	if exited > drain+margin {
 		t.Errorf("the hub took %v to exit, want at most the drain %v + %v", exited, drain, margin)
@@ -361,10 +361,10 @@ func readHistory(p *proc, pubToken string) (map[string]bool, error) {
 func TestSIGTERMWithoutStreamsDoesNotWaitForTheDrain(t *testing.T) {
 	p := start(t, "--transport", "memory://", "--shutdown-drain", "20s")
 	sigterm := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.waitExit(t, 30*time.Second); err != nil {
+	if err := p.WaitExit(t, 30*time.Second); err != nil {
 		t.Errorf("exit: %v, want status 0", err)
 	}
 	if d := time.Since(sigterm); d > 5*time.Second {
