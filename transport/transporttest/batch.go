@@ -387,30 +387,7 @@ func (s *suite) testBatchCloseBlocked(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(waitLimit)
-	for tr.LastSeq() < 2*batchLen {
-		if time.Now().After(deadline) {
-			t.Fatalf("batches made no progress: LastSeq %d", tr.LastSeq())
-		}
-		time.Sleep(time.Millisecond) // polling, not synchronisation
-	}
-	closed := make(chan error, 1)
-	go func() { closed <- tr.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-	case <-time.After(waitLimit):
-		t.Fatal("Close did not return while batches were blocked on the feed")
-	}
-	appenders := make(chan struct{})
-	go func() { wg.Wait(); close(appenders) }()
-	select {
-	case <-appenders:
-	case <-time.After(waitLimit):
-		t.Fatal("AppendBatch still blocked after Close")
-	}
+	closeWhileBlocked(t, tr, &wg, 2*batchLen, "batches")
 	last := tr.LastSeq()
 	if last%batchLen != 0 {
 		t.Fatalf("LastSeq %d after Close is not a whole number of %d-event batches", last, batchLen)

@@ -701,30 +701,7 @@ func (s *suite) testCloseBlocked(t *testing.T) {
 	}
 	// Let the appenders get going (they may or may not be blocked yet:
 	// Close must work either way).
-	deadline := time.Now().Add(waitLimit)
-	for tr.LastSeq() < 100 {
-		if time.Now().After(deadline) {
-			t.Fatalf("appenders made no progress: LastSeq %d", tr.LastSeq())
-		}
-		time.Sleep(time.Millisecond) // polling, not synchronisation
-	}
-	closed := make(chan error, 1)
-	go func() { closed <- tr.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-	case <-time.After(waitLimit):
-		t.Fatal("Close did not return while Appends were blocked on the feed")
-	}
-	appenders := make(chan struct{})
-	go func() { wg.Wait(); close(appenders) }()
-	select {
-	case <-appenders:
-	case <-time.After(waitLimit):
-		t.Fatal("Appends still blocked after Close")
-	}
+	closeWhileBlocked(t, tr, &wg, 100, "Appends")
 	// The feed is closed and holds at most what was appended.
 	n := 0
 	for range tr.Feed() {
@@ -937,5 +914,38 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// closeWhileBlocked waits until the transport has stored at least progress
+// events (appenders may or may not be blocked on the feed by then: Close
+// must work either way), closes it, and checks that Close returns and
+// that every appender in wg is released. what names the appenders in
+// failure messages.
+func closeWhileBlocked(t *testing.T, tr transport.Transport, wg *sync.WaitGroup, progress uint64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for tr.LastSeq() < progress {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s made no progress: LastSeq %d", what, tr.LastSeq())
+		}
+		time.Sleep(time.Millisecond) // polling, not synchronisation
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- tr.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatalf("Close did not return while %s were blocked on the feed", what)
+	}
+	released := make(chan struct{})
+	go func() { wg.Wait(); close(released) }()
+	select {
+	case <-released:
+	case <-time.After(waitLimit):
+		t.Fatalf("%s still blocked after Close", what)
 	}
 }
