@@ -15,6 +15,13 @@ import (
 // Path is where the hub is served (DIS-1).
 const Path = "/.well-known/mercure"
 
+// UIPath is where Config.UI is served; ScriptPath serves hermes.js, the
+// shared-connection client (always: it is a public static file).
+const (
+	UIPath     = Path + "/ui/"
+	ScriptPath = Path + "/hermes.js"
+)
+
 // Authenticator finds and verifies the token a request presents. A nil grant
 // with a nil error means the request presented no token at all; a present but
 // invalid token is always an *auth.Error, never anonymous (LEG-5).
@@ -85,6 +92,10 @@ type Config struct {
 	// (the connection's remote address, IPv6 counted per /64; behind a
 	// reverse proxy that is the proxy). Zero means unlimited.
 	MaxSubscribersPerClient int
+
+	// UI is the debug page (package hub/ui), served under UIPath on the
+	// hub's handler only. Nil, the default: not served (404).
+	UI http.Handler
 
 	// Metrics receives operational counts. Nil discards them.
 	Metrics Metrics

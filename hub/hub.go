@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/hermes-hub/hermes/auth"
+	"github.com/hermes-hub/hermes/hub/ui"
 )
 
 // Hub is the Mercure hub: an http.Handler for the hub path and the
@@ -64,6 +66,11 @@ func New(cfg Config) (*Hub, error) {
 	r.Path(Path).Methods(http.MethodGet, http.MethodHead, methodQuery).HandlerFunc(h.subscribe)
 	r.Path(Path).Methods(http.MethodPost).HandlerFunc(h.publish)
 	r.Path(MetadataPath).Methods(http.MethodGet, http.MethodHead).HandlerFunc(h.metadata)
+	r.Path(ScriptPath).Methods(http.MethodGet, http.MethodHead).Handler(ui.Script())
+	if h.cfg.UI != nil {
+		r.Path(strings.TrimSuffix(UIPath, "/")).Methods(http.MethodGet, http.MethodHead).Handler(http.RedirectHandler(UIPath, http.StatusMovedPermanently))
+		r.PathPrefix(UIPath).Handler(http.StripPrefix(strings.TrimSuffix(UIPath, "/"), h.cfg.UI))
+	}
 	r.Path("/healthz").Methods(http.MethodGet, http.MethodHead).HandlerFunc(healthz)
 	r.Path("/readyz").Methods(http.MethodGet, http.MethodHead).HandlerFunc(h.readyz)
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -157,7 +157,7 @@ func (r *registry) deliver(s *subscriber, ev *transport.Event, f []byte) bool {
 		return false
 	}
 	s.lastSeq = ev.Seq
-	if !s.enqueue(f) {
+	if !s.enqueue(s.annotated(ev, f)) {
 		if r.overflows != nil {
 			r.overflows()
 		}

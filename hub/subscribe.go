@@ -25,6 +25,8 @@ type subscription struct {
 	// cursor source was present, even empty (REC-10).
 	cursor    string
 	hasCursor bool
+	// annotate asks for the routing comments of hermes.js (annotate.go).
+	annotate bool
 }
 
 // cursorParams are the query (and QUERY body) names of the cursor, in
@@ -41,7 +43,7 @@ func (h *Hub) parseSubscription(r *http.Request, body []pair) (*subscription, er
 	if !ok {
 		return nil, badRequest("too many query parameters")
 	}
-	sub := &subscription{}
+	sub := &subscription{annotate: wantsAnnotations(query) || wantsAnnotations(body)}
 	var cursors [len(cursorParams)]*string
 	var legacy, modern int
 	for _, p := range append(query, body...) {
@@ -197,6 +199,7 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	reason := DisconnectClient
 	defer func() { release(reason) }()
 	s := newSubscriber(sub.matchers, grant, h.cfg.QueueBytes)
+	s.annotate = sub.annotate
 	st := &stream{h: h, w: w, rc: http.NewResponseController(w), s: s}
 	st.deadline, st.hardDeadline = h.deadline(grant)
 	defer func() {
@@ -223,6 +226,13 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	if err := st.write(heartbeat); err != nil {
 		return
+	}
+	if s.annotate && !replay {
+		if id, ok := h.liveCursor(r.Context(), s); ok {
+			if err := st.write([]byte(":cursor " + id + "\n")); err != nil {
+				return
+			}
+		}
 	}
 	if err := st.flush(); err != nil {
 		return
@@ -384,7 +394,7 @@ func (st *stream) replayRange(ctx context.Context, after, until uint64) error {
 		if !st.s.wants(ev) {
 			return nil
 		}
-		if err := st.write(frame(ev)); err != nil {
+		if err := st.write(st.s.annotated(ev, frame(ev))); err != nil {
 			clientErr = err
 			return err
 		}

@@ -22,6 +22,8 @@ type subscriber struct {
 	// id names the connection in subscription events and the API: random,
 	// one per connection, never taken from the client (EVT-3).
 	id string
+	// annotate: frames get the routing comments of hermes.js (annotate.go).
+	annotate bool
 
 	// minSeq and lastSeq are owned by the dispatcher (read and written under
 	// registry.mu): events with Seq <= minSeq were or will be sent by the

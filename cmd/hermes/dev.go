@@ -38,6 +38,9 @@ func applyDevDefaults(cfg *serveConfig) {
 	if !cfg.explicit["subscriptions"] {
 		cfg.Subscriptions = true
 	}
+	if !cfg.explicit["ui"] {
+		cfg.UI = true
+	}
 	if !cfg.explicit["anonymous"] {
 		cfg.Anonymous = true
 	}
@@ -79,6 +82,9 @@ func writeDevBanner(w io.Writer, cfg *serveConfig, k keys, baseURL string) {
 	fmt.Fprintf(w, "  curl -N '%s?topic=%s'\n", hubURL, devTopic)
 	fmt.Fprintln(w, "Publish:")
 	fmt.Fprintf(w, "  curl -d 'topic=%s' -d 'data={\"hello\":\"world\"}' -H 'Authorization: Bearer %s' %s\n", devTopic, pub, hubURL)
+	if cfg.UI {
+		fmt.Fprintf(w, "Debug UI: %s%s\n", baseURL, hub.UIPath)
+	}
 	fmt.Fprintln(w)
 }
 

@@ -75,6 +75,7 @@ var serveOptions = []option{
 	{name: "admin-addr", arg: "HOST:PORT", usage: "address of the admin listener serving /metrics, /healthz and /readyz (empty: none)"},
 	{name: "pprof", isBool: true, def: "false", usage: "serve /debug/pprof/ on the admin listener"},
 	{name: "cookie-name", arg: "LIST", def: auth.LegacyCookieName + "," + auth.ModernCookieName, usage: "comma-separated cookies read for a token when no Authorization header is sent"},
+	{name: "ui", isBool: true, def: "false", usage: "serve the debug UI at /.well-known/mercure/ui/ (subscribe, publish, subscriptions, token check; on with --dev)"},
 	{name: "dev", isBool: true, def: "false", usage: "development mode: random key, printed tokens, anonymous subscribers, localhost CORS"},
 	{name: "log-level", arg: "LEVEL", def: "info", usage: "debug, info, warn or error"},
 	{name: "log-format", arg: "FORMAT", def: "text", usage: "text or json"},
@@ -156,8 +157,10 @@ type serveConfig struct {
 	MaxBody                 int64
 	QueueBytes              int
 	// AdminAddr is the admin listener's address; empty: none.
-	AdminAddr   string
-	PProf       bool
+	AdminAddr string
+	PProf     bool
+	// UI serves the debug page on the public listener.
+	UI          bool
 	CookieNames []string
 	Dev         bool
 	LogLevel    slog.Level
@@ -268,7 +271,7 @@ func convertServe(raw map[string]rawValue, onCommandLine map[string]bool, env lo
 	for _, b := range []struct {
 		name string
 		dst  *bool
-	}{{"anonymous", &c.Anonymous}, {"subscriptions", &c.Subscriptions}, {"dev", &c.Dev}, {"pprof", &c.PProf}} {
+	}{{"anonymous", &c.Anonymous}, {"subscriptions", &c.Subscriptions}, {"dev", &c.Dev}, {"pprof", &c.PProf}, {"ui", &c.UI}} {
 		v, err := strconv.ParseBool(raw[b.name].value)
 		if err != nil {
 			fail(b.name, "invalid boolean %q", raw[b.name].value)

@@ -17,6 +17,7 @@ import (
 	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/hub"
 	"github.com/hermes-hub/hermes/hub/topic"
+	"github.com/hermes-hub/hermes/hub/ui"
 	"github.com/hermes-hub/hermes/metrics"
 	"github.com/hermes-hub/hermes/transport"
 	"github.com/hermes-hub/hermes/transport/bolt"
@@ -289,6 +290,9 @@ func buildHub(cfg *serveConfig, k keys, hubURL string, logger *slog.Logger, m *m
 		MaxSubscribersPerClient: cfg.MaxSubscribersPerClient,
 		Logger:                  logger,
 	}
+	if cfg.UI {
+		hcfg.UI = ui.New(ui.Options{Checker: authz, Keys: uiKeys(cfg, k), Logger: logger})
+	}
 	if m != nil {
 		// Set only when non-nil: a nil *metrics.Metrics in the interface
 		// would not be a nil interface.
@@ -301,6 +305,25 @@ func buildHub(cfg *serveConfig, k keys, hubURL string, logger *slog.Logger, m *m
 		return nil, nil, fmt.Errorf("hub: %w", err)
 	}
 	return h, authz, nil
+}
+
+// uiKeys describes the verification keys for the debug UI's token check:
+// their kind and algorithm, never their bytes.
+func uiKeys(cfg *serveConfig, k keys) []ui.KeyInfo {
+	describe := func(role string, key []byte, alg string) ui.KeyInfo {
+		kind := keyKind(key)
+		if key == nil && cfg.JWKSURL != "" {
+			kind = "jwks"
+		}
+		if alg == "" && kind == "secret" {
+			alg = "HS256"
+		}
+		return ui.KeyInfo{Role: role, Kind: kind, Alg: alg}
+	}
+	return []ui.KeyInfo{
+		describe(auth.Publisher.String(), k.publisher, cfg.PublisherAlg),
+		describe(auth.Subscriber.String(), k.subscriber, cfg.SubscriberAlg),
+	}
 }
 
 // openTransport opens the history store a --transport URL names.
