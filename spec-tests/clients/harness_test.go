@@ -102,6 +102,8 @@ type hubOptions struct {
 	addr string
 	// corsOrigins are the origins allowed to subscribe with credentials.
 	corsOrigins []string
+	// extra are more serve flags (--ui, --subscriptions, --admin-addr …).
+	extra []string
 }
 
 // hubProc is one running `hermes serve`.
@@ -132,6 +134,7 @@ func startHub(t *testing.T, o hubOptions) *hubProc {
 	if len(o.corsOrigins) > 0 {
 		args = append(args, "--cors-origins", strings.Join(o.corsOrigins, ","))
 	}
+	args = append(args, o.extra...)
 	p := hubproc.Start(t, hermesBin, hubproc.Options{LogOnFailure: true}, args...)
 	return &hubProc{proc: p, opts: o, base: p.URL()}
 }

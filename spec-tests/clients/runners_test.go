@@ -308,7 +308,8 @@ func startBrowser(t *testing.T) *browser {
 			}
 			_, opened := m["opened"]
 			_, failed := m["failed"]
-			if opened || failed {
+			_, done := m["done"]
+			if opened || failed || done {
 				b.replies <- m
 			}
 		}
@@ -344,6 +345,17 @@ func (b *browser) open(t *testing.T, name, url string) {
 
 func (b *browser) command(t *testing.T, cmd map[string]string, want string) {
 	t.Helper()
+	anyCmd := make(map[string]any, len(cmd))
+	for k, v := range cmd {
+		anyCmd[k] = v
+	}
+	b.do(t, anyCmd, want)
+}
+
+// do sends any command of js/browser.mjs and returns its reply, failing
+// the test unless the reply has the key want.
+func (b *browser) do(t *testing.T, cmd map[string]any, want string) map[string]any {
+	t.Helper()
 	line, err := json.Marshal(cmd)
 	if err != nil {
 		t.Fatal(err)
@@ -361,11 +373,41 @@ func (b *browser) command(t *testing.T, cmd map[string]string, want string) {
 		if status, ok := r["status"].(float64); ok && status != 200 {
 			t.Fatalf("browser command %s: page status %v", line, status)
 		}
+		return r
 	case <-b.done:
 		t.Fatalf("the browser driver exited; output:\n%s", b.output.String())
 	case <-timer.C:
 		t.Fatalf("browser command %s: no answer within %v", line, waitTimeout)
 	}
+	return nil
+}
+
+// On page name of the browser: fill, click, wait for a condition, evaluate,
+// close.
+func (b *browser) fill(t *testing.T, name, selector, value string) {
+	t.Helper()
+	b.do(t, map[string]any{"fill": selector, "value": value, "name": name}, "done")
+}
+
+func (b *browser) click(t *testing.T, name, selector string) {
+	t.Helper()
+	b.do(t, map[string]any{"click": selector, "name": name}, "done")
+}
+
+// wait polls the JS expression in the page until it is truthy (40 s).
+func (b *browser) wait(t *testing.T, name, expr string) {
+	t.Helper()
+	b.do(t, map[string]any{"wait": expr, "name": name}, "done")
+}
+
+func (b *browser) eval(t *testing.T, name, expr string) any {
+	t.Helper()
+	return b.do(t, map[string]any{"eval": expr, "name": name}, "done")["value"]
+}
+
+func (b *browser) close(t *testing.T, name string) {
+	t.Helper()
+	b.do(t, map[string]any{"close": name}, "done")
 }
 
 func nonEmptyLines(b []byte) []string {

@@ -63,6 +63,11 @@ func newWebApp(t *testing.T) *webApp {
 	mux.HandleFunc("POST /report", a.receiveReport)
 	mux.Handle("GET /web/", http.StripPrefix("/web/", http.FileServer(http.Dir(filepath.Join(clientDir, "web")))))
 	mux.HandleFunc("GET /node_modules/", serveModule)
+	// hermes.js as a bundler would ship it: the repository's copy, served
+	// by the application's own origin (SharedWorker needs that).
+	mux.HandleFunc("GET /hermes.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, filepath.Join(clientDir, "..", "..", "hub", "ui", "static", "hermes.js"))
+	})
 	a.srv = httptest.NewServer(mux)
 	a.origin = a.srv.URL
 	t.Cleanup(a.srv.Close)

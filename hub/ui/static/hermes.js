@@ -668,5 +668,13 @@
     this.dispatchEvent(e);
   };
 
+  // holdsConnection reports whether this tab holds the shared stream (the
+  // elected leader, or a page that shares nothing); false with a
+  // SharedWorker, which holds it.
+  HermesEventSource.holdsConnection = function () {
+    if (!backend) return false;
+    return backend.mode === 'leader' ? backend.streams !== null : backend.mode === 'direct';
+  };
+
   global.HermesEventSource = HermesEventSource;
 })(typeof self !== 'undefined' ? self : this);

@@ -5,8 +5,16 @@
 //
 // Commands:
 //   {"open": "<url>", "name": "<page name>"}   open the URL in a new tab
+//       with "noSharedWorker": true the page has no SharedWorker (it is
+//       removed before any script of the page runs)
+//   {"fill": "<css selector>", "value": "...", "name": "<page>"}
+//   {"click": "<css selector>", "name": "<page>"}
+//   {"wait": "<JS expression>", "name": "<page>"}  until it is truthy (40 s)
+//   {"eval": "<JS expression>", "name": "<page>"}  its JSON value
+//   {"close": "<page>"}                          close the tab
 // Replies and page diagnostics, one JSON line each on standard output:
 //   {"opened": "<name>", "status": 200}
+//   {"done": "<name>", "value": ...}           fill, click, wait, eval, close
 //   {"failed": "<name>", "error": "..."}       a command could not be done
 //   {"console": "<name>", "type": "log", "text": "..."}
 //   {"pageerror": "<name>", "text": "..."}
@@ -39,9 +47,35 @@ const browser = await chromium.launch({
   ],
 });
 const context = await browser.newContext();
+const pages = new Map();
 
-async function open(name, url) {
+function page(name) {
+  const p = pages.get(name);
+  if (!p) throw new Error(`no page ${name}`);
+  return p;
+}
+
+// waitFor polls expr until it is truthy. Not page.waitForFunction: that
+// evaluates the string with eval() inside the page, which a strict
+// Content-Security-Policy (the debug UI's) forbids; page.evaluate goes
+// through the DevTools protocol, which CSP does not govern.
+async function waitFor(page, expr) {
+  const deadline = Date.now() + 40000;
+  for (;;) {
+    if (await page.evaluate(expr)) return;
+    if (Date.now() > deadline) throw new Error(`still false after 40 s: ${expr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // polling interval
+  }
+}
+
+async function open(name, url, noSharedWorker) {
   const page = await context.newPage();
+  pages.set(name, page);
+  if (noSharedWorker) {
+    await page.addInitScript(() => {
+      delete window.SharedWorker;
+    });
+  }
   page.on('console', (msg) => emit({ console: name, type: msg.type(), text: msg.text() }));
   page.on('pageerror', (err) => emit({ pageerror: name, text: String(err) }));
   page.on('requestfailed', (req) =>
@@ -63,7 +97,22 @@ lines.on('line', (line) => {
     try {
       cmd = JSON.parse(line);
       if (cmd.open !== undefined) {
-        await open(cmd.name, cmd.open);
+        await open(cmd.name, cmd.open, Boolean(cmd.noSharedWorker));
+      } else if (cmd.fill !== undefined) {
+        await page(cmd.name).fill(cmd.fill, cmd.value ?? '');
+        emit({ done: cmd.name });
+      } else if (cmd.click !== undefined) {
+        await page(cmd.name).click(cmd.click);
+        emit({ done: cmd.name });
+      } else if (cmd.wait !== undefined) {
+        await waitFor(page(cmd.name), cmd.wait);
+        emit({ done: cmd.name });
+      } else if (cmd.eval !== undefined) {
+        emit({ done: cmd.name, value: await page(cmd.name).evaluate(cmd.eval) });
+      } else if (cmd.close !== undefined) {
+        await page(cmd.close).close({ runBeforeUnload: false });
+        pages.delete(cmd.close);
+        emit({ done: cmd.close });
       } else {
         throw new Error('unknown command');
       }

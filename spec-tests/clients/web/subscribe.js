@@ -8,7 +8,10 @@
 //     "hub": "http://127.0.0.1:PORT/.well-known/mercure",
 //     "subscriptions": [{
 //       "name": "cookie",
-//       "client": "native" | "polyfill" | "fetch",
+//       "client": "native" | "polyfill" | "fetch" | "hermes",
+//                  (hermes: hermes.js's HermesEventSource, which reports
+//                  {"event": "mode", "message": "shared-worker" | "leader"}
+//                  first)
 //       "topics": ["https://example.com/books/{id}"],
 //       "withCredentials": true,   (native, polyfill)
 //       "token": "...",            (polyfill, fetch: an Authorization header)
@@ -102,6 +105,17 @@ function subscribeFetch(hub, sub) {
   });
 }
 
+function subscribeHermes(hub, sub) {
+  const es = new window.HermesEventSource(subscriptionURL(hub, sub.topics).toString(), {
+    token: sub.token,
+    withCredentials: Boolean(sub.withCredentials),
+  });
+  report(sub.name, { event: 'mode', message: es.mode });
+  listen(sub, es);
+  // For the test: window.hermes[name] is the instance.
+  (window.hermes ??= {})[sub.name] = es;
+}
+
 async function probe(hub, p) {
   const init = { credentials: 'include' };
   if (p.token) {
@@ -118,7 +132,7 @@ async function probe(hub, p) {
   }
 }
 
-const clients = { native: subscribeNative, polyfill: subscribePolyfill, fetch: subscribeFetch };
+const clients = { native: subscribeNative, polyfill: subscribePolyfill, fetch: subscribeFetch, hermes: subscribeHermes };
 
 const config = await (await fetch(`/config/${encodeURIComponent(page)}`)).json();
 for (const sub of config.subscriptions ?? []) {
