@@ -218,7 +218,7 @@ func (a *Authorizer) ResourceID(r *http.Request) string {
 // (LEG-5).
 func (a *Authorizer) Authenticate(r *http.Request, role Role) (*Grant, error) {
 	if role != Publisher && role != Subscriber {
-		return nil, &Error{Status: http.StatusInternalServerError, Reason: "unknown role " + role.String()}
+		return nil, errInternal("unknown role " + role.String())
 	}
 	p, perr := a.findToken(r)
 	if perr != nil {
@@ -240,41 +240,60 @@ func (a *Authorizer) Authenticate(r *http.Request, role Role) (*Grant, error) {
 	if p.src == fromQuery && g.Modern {
 		// The query parameter exists for 0.x clients only; draft-08 forbids
 		// tokens in URLs (AUTH-7), so a modern token there is refused.
-		return nil, invalidToken("%s: draft-08 token presented in the URL", p.where())
+		e := invalidToken(RuleTokenInURL, "%s: draft-08 token presented in the URL", p.where())
+		e.Dialect = DialectDraft08
+		return nil, e
 	}
 	return g, nil
 }
 
 // verify checks the signature and the claims of a token for role and
 // turns it into a Grant. resourceID is the aud a draft-08 token must
-// contain. Every refusal's Reason names the rule that failed, in words an
-// operator can act on (`hermes token check` prints them).
+// contain. Every refusal names its Rule, and its Reason says in words an
+// operator can act on what failed (`hermes token check` prints them).
 func (a *Authorizer) verify(ctx context.Context, role Role, raw, resourceID string) (*Grant, *Error) {
 	if a.keys[role] == nil && a.jwks == nil {
-		return nil, invalidToken("no key configured for %s tokens", role)
+		return nil, invalidToken(RuleNoKey, "no key configured for %s tokens", role)
 	}
 	holder := &tokenClaims{}
+	var used *KeyRef
 	tok, err := a.parsers[role].ParseWithClaims(raw, holder, func(t *jwt.Token) (any, error) {
+		used = a.keyRef(role, t)
 		return a.keyFor(ctx, role, t)
 	})
 	if err != nil {
-		return nil, invalidToken("%s", a.describe(role, tok, err))
+		return nil, a.describe(role, tok, err)
 	}
 	if !holder.decoded {
-		return nil, invalidToken("claims are not a JSON object")
+		return nil, invalidToken(RuleMalformed, "claims are not a JSON object")
 	}
 	claims := holder.m
 	if crit, ok := tok.Header["crit"]; ok {
 		// RFC 7515 §4.1.11: a recipient that does not understand the
 		// listed extensions must reject; Hermes understands none.
-		return nil, invalidToken("header crit %s: Hermes supports no JWS extensions", clipJSON(crit))
+		return nil, invalidToken(RuleMalformed, "header crit %s: Hermes supports no JWS extensions", ShowJSON(crit))
 	}
 	typ, typIsString := tok.Header["typ"].(string)
 	_, hasDetails := claims[claimDetails]
+	var (
+		g       *Grant
+		e       *Error
+		dialect = DialectLegacy
+	)
 	if hasDetails || (typIsString && isATJWT(typ)) {
-		return a.verifyModern(tok.Header["typ"], claims, resourceID)
+		dialect = DialectDraft08
+		g, e = a.verifyModern(tok.Header["typ"], claims, resourceID)
+	} else {
+		g, e = a.verifyLegacy(claims)
 	}
-	return a.verifyLegacy(claims)
+	if e != nil {
+		e.Dialect = dialect
+		return nil, e
+	}
+	if used != nil {
+		g.Key = *used
+	}
+	return g, nil
 }
 
 // keyFor selects the trusted key for t among the role's static key and the
@@ -291,6 +310,20 @@ func (a *Authorizer) keyFor(ctx context.Context, role Role, t *jwt.Token) (any, 
 		return a.jwks.key(ctx, t)
 	}
 	return nil, fmt.Errorf("no %s key for alg %s", role, alg)
+}
+
+// keyRef names the key keyFor picks for t; nil when none applies.
+func (a *Authorizer) keyRef(role Role, t *jwt.Token) *KeyRef {
+	if t == nil || t.Method == nil {
+		return nil
+	}
+	alg := t.Method.Alg()
+	useStatic, useJWKS := a.keySource(role, alg, t.Header)
+	if !useStatic && !useJWKS {
+		return nil
+	}
+	kid, _ := t.Header["kid"].(string)
+	return &KeyRef{JWKS: useJWKS, KID: kid, Alg: alg}
 }
 
 // keySource says whether the static key or the JWKS verifies a token of
@@ -312,34 +345,38 @@ func (a *Authorizer) keySource(role Role, alg string, header map[string]any) (us
 	return useStatic, useJWKS
 }
 
-// describe turns a golang-jwt error into a Reason naming the failed rule
+// describe turns a golang-jwt error into an Error naming the failed rule
 // and, for alg and signature failures, the key that was (or could have
 // been) used, since "which key does the hub have" is what an operator
 // chasing a 401 needs to know.
-func (a *Authorizer) describe(role Role, tok *jwt.Token, err error) string {
+func (a *Authorizer) describe(role Role, tok *jwt.Token, err error) *Error {
 	if tok != nil && tok.Header != nil {
 		rawAlg, present := tok.Header["alg"]
 		alg, isString := rawAlg.(string)
 		switch {
 		case !present:
-			return "header alg missing"
+			return invalidToken(RuleAlg, "header alg missing")
 		case !isString:
-			return fmt.Sprintf("header alg %s is not a string", clipJSON(rawAlg))
+			return invalidToken(RuleAlg, "header alg %s is not a string", ShowJSON(rawAlg))
 		case !slices.Contains(a.allowedAlgs(role), alg):
-			return a.describeAlg(role, alg)
+			return invalidToken(RuleAlg, "%s", a.describeAlg(role, alg))
 		}
 	}
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
-		return "malformed: " + strings.TrimPrefix(err.Error(), jwt.ErrTokenMalformed.Error()+": ")
+		return invalidToken(RuleMalformed, "malformed: %s", strings.TrimPrefix(err.Error(), jwt.ErrTokenMalformed.Error()+": "))
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		msg := strings.TrimPrefix(err.Error(), jwt.ErrTokenUnverifiable.Error()+": ")
 		msg = strings.TrimPrefix(msg, "error while executing keyfunc: ")
-		return "no key to verify the signature: " + msg
+		e := invalidToken(RuleSignature, "no key to verify the signature: %s", msg)
+		e.Key = a.keyRef(role, tok)
+		return e
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return a.describeSignature(role, tok)
+		e := invalidToken(RuleSignature, "%s", a.describeSignature(role, tok))
+		e.Key = a.keyRef(role, tok)
+		return e
 	}
-	return err.Error()
+	return invalidToken(RuleMalformed, "%s", err.Error())
 }
 
 // allowedAlgs are the algs some key of role accepts.
@@ -354,7 +391,7 @@ func (a *Authorizer) allowedAlgs(role Role) []string {
 // describeAlg explains why alg is refused for role: what the configured
 // keys accept instead.
 func (a *Authorizer) describeAlg(role Role, alg string) string {
-	head := fmt.Sprintf("alg %s not allowed", show(alg))
+	head := fmt.Sprintf("alg %s not allowed", ShowValue(alg))
 	if strings.EqualFold(alg, "none") {
 		return head + ": unsigned tokens are never accepted"
 	}
@@ -370,21 +407,17 @@ func (a *Authorizer) describeAlg(role Role, alg string) string {
 
 // describeSignature names the key a signature failed to verify with.
 func (a *Authorizer) describeSignature(role Role, tok *jwt.Token) string {
-	if tok == nil || tok.Method == nil {
-		return "signature does not verify"
-	}
-	alg := tok.Method.Alg()
-	useStatic, useJWKS := a.keySource(role, alg, tok.Header)
+	k := a.keyRef(role, tok)
 	switch {
-	case useStatic:
-		return fmt.Sprintf("signature does not verify with the configured %s key (%s)", role, alg)
-	case useJWKS:
-		if kid, ok := tok.Header["kid"].(string); ok {
-			return fmt.Sprintf("signature does not verify with JWKS key %s (%s)", show(kid), alg)
-		}
-		return fmt.Sprintf("signature does not verify with any JWKS key for %s", alg)
+	case k == nil:
+		return "signature does not verify"
+	case !k.JWKS:
+		return fmt.Sprintf("signature does not verify with the configured %s key (%s)", role, k.Alg)
+	case k.KID != "":
+		return fmt.Sprintf("signature does not verify with JWKS key %s (%s)", ShowValue(k.KID), k.Alg)
+	default:
+		return fmt.Sprintf("signature does not verify with any JWKS key for %s", k.Alg)
 	}
-	return "signature does not verify"
 }
 
 // isATJWT reports whether typ is the JWT access token media type (TV-2).
@@ -403,39 +436,40 @@ func (a *Authorizer) verifyModern(rawTyp any, c rawClaims, resourceID string) (*
 		case rawTyp == nil:
 			got = "typ missing"
 		case !ok:
-			got = "typ " + clipJSON(rawTyp)
+			got = "typ " + ShowJSON(rawTyp)
 		default:
-			got = "typ " + show(typ)
+			got = "typ " + ShowValue(typ)
 		}
-		return nil, invalidToken("%s: draft-08 tokens (with authorization_details) need typ at+jwt", got)
+		return nil, invalidToken(RuleType, "%s: draft-08 tokens (with authorization_details) need typ at+jwt", got)
 	}
 	if a.issuer == "" {
-		return nil, invalidToken("draft-08 token refused: no issuer is configured, so the hub accepts legacy tokens only")
+		return nil, invalidToken(RuleNoIssuerConfigured, "draft-08 token refused: no issuer is configured, so the hub accepts legacy tokens only")
 	}
 	var iss string
 	raw, ok := c["iss"]
 	switch {
 	case !ok || isNull(raw):
-		return nil, invalidToken("iss missing: draft-08 tokens must carry the configured issuer %q", clip(a.issuer))
+		return nil, invalidToken(RuleIssuer, "iss missing: draft-08 tokens must carry the configured issuer %q", clip(a.issuer))
 	case json.Unmarshal(raw, &iss) != nil:
-		return nil, invalidToken("iss %s is not a string: draft-08 tokens must carry the configured issuer %q", clipJSON(raw), clip(a.issuer))
+		return nil, invalidToken(RuleIssuer, "iss %s is not a string: draft-08 tokens must carry the configured issuer %q", ShowJSON(raw), clip(a.issuer))
 	case iss != a.issuer:
-		return nil, invalidToken("iss %q is not the configured issuer %q", clip(iss), clip(a.issuer))
+		return nil, invalidToken(RuleIssuer, "iss %q is not the configured issuer %q", clip(iss), clip(a.issuer))
 	}
 	exp, err := checkTimes(c, a.now(), true, false)
 	if err != nil {
-		return nil, invalidToken("%v", err)
+		return nil, err
 	}
 	if resourceID == "" {
-		return nil, invalidToken("aud cannot be checked: no resource id to compare it with")
+		return nil, invalidToken(RuleNoResourceID, "aud cannot be checked: no resource id to compare it with")
 	}
 	if err := checkAudience(c["aud"], resourceID); err != nil {
-		return nil, invalidToken("%v", err)
+		return nil, invalidToken(RuleAudience, "%v", err)
 	}
 	var details []detail
 	if raw, ok := c[claimDetails]; ok {
-		if details, err = parseAuthorizationDetails(raw, a.topicOpt); err != nil {
-			return nil, invalidToken("%v", err)
+		var derr error
+		if details, derr = parseAuthorizationDetails(raw, a.topicOpt); derr != nil {
+			return nil, invalidToken(RuleClaims, "%v", derr)
 		}
 	}
 	return newModernGrant(details, exp), nil
@@ -456,18 +490,18 @@ func checkAudience(raw json.RawMessage, want string) error {
 	}
 	var many []json.RawMessage
 	if json.Unmarshal(raw, &many) != nil {
-		return fmt.Errorf("aud %s is neither a string nor an array of strings", clipJSON(raw))
+		return fmt.Errorf("aud %s is neither a string nor an array of strings", ShowJSON(raw))
 	}
 	found := false
 	for i, m := range many {
 		var s string
 		if json.Unmarshal(m, &s) != nil || isNull(m) {
-			return fmt.Errorf("aud[%d] %s is not a string", i, clipJSON(m))
+			return fmt.Errorf("aud[%d] %s is not a string", i, ShowJSON(m))
 		}
 		found = found || s == want
 	}
 	if !found {
-		return fmt.Errorf("aud %s does not contain the hub's resource id %q", clipJSON(raw), clip(want))
+		return fmt.Errorf("aud %s does not contain the hub's resource id %q", ShowJSON(raw), clip(want))
 	}
 	return nil
 }
@@ -475,13 +509,13 @@ func checkAudience(raw json.RawMessage, want string) error {
 // verifyLegacy applies the 0.x checks (LEG-8): exp and nbf only when
 // present, fractional or numeric strings allowed; no iss, aud or typ.
 func (a *Authorizer) verifyLegacy(c rawClaims) (*Grant, *Error) {
-	exp, err := checkTimes(c, a.now(), false, true)
-	if err != nil {
-		return nil, invalidToken("%v", err)
+	exp, terr := checkTimes(c, a.now(), false, true)
+	if terr != nil {
+		return nil, terr
 	}
 	lg, err := parseLegacyClaim(c, a.topicOpt)
 	if err != nil {
-		return nil, invalidToken("%v", err)
+		return nil, invalidToken(RuleClaims, "%v", err)
 	}
 	return &Grant{Expires: exp, Publish: lg.publish, Subscribe: lg.subscribe, Payload: lg.payload}, nil
 }

@@ -131,24 +131,30 @@ func parseNumericDate(text string) (time.Time, error) {
 
 // checkTimes enforces exp and nbf with zero leeway: a token is valid from
 // nbf inclusive to exp exclusive (RFC 7519 §4.1.4-5, golang-jwt's rule).
-// requireExp is the draft-08 rule (TV-5); legacy tokens may lack exp.
-func checkTimes(c rawClaims, now time.Time, requireExp, allowString bool) (exp time.Time, err error) {
+// requireExp is the draft-08 rule (TV-5); legacy tokens may lack exp. An
+// expired or early token's Error carries the date in At, for callers that
+// show it relative to now.
+func checkTimes(c rawClaims, now time.Time, requireExp, allowString bool) (time.Time, *Error) {
 	exp, hasExp, err := numericDate(c["exp"], allowString)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("exp %s is not a NumericDate: %w", clipJSON(c["exp"]), err)
+		return time.Time{}, invalidToken(RuleTimeClaim, "exp %s is not a NumericDate: %v", ShowJSON(c["exp"]), err)
 	}
 	if !hasExp && requireExp {
-		return time.Time{}, errors.New("exp missing: draft-08 tokens must expire")
+		return time.Time{}, invalidToken(RuleTimeClaim, "exp missing: draft-08 tokens must expire")
 	}
 	if hasExp && !now.Before(exp) {
-		return time.Time{}, fmt.Errorf("expired at %s", DescribeTime(exp, now))
+		e := invalidToken(RuleExpired, "expired at %s", exp.UTC().Format(time.RFC3339))
+		e.At = exp
+		return time.Time{}, e
 	}
 	nbf, hasNbf, err := numericDate(c["nbf"], allowString)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("nbf %s is not a NumericDate: %w", clipJSON(c["nbf"]), err)
+		return time.Time{}, invalidToken(RuleTimeClaim, "nbf %s is not a NumericDate: %v", ShowJSON(c["nbf"]), err)
 	}
 	if hasNbf && now.Before(nbf) {
-		return time.Time{}, fmt.Errorf("not valid yet: nbf is %s", DescribeTime(nbf, now))
+		e := invalidToken(RuleNotYetValid, "not valid yet: nbf is %s", nbf.UTC().Format(time.RFC3339))
+		e.At = nbf
+		return time.Time{}, e
 	}
 	return exp, nil
 }

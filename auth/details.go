@@ -42,7 +42,7 @@ type detail struct {
 func parseAuthorizationDetails(raw json.RawMessage, opt topic.Options) ([]detail, error) {
 	var entries []json.RawMessage
 	if err := json.Unmarshal(raw, &entries); err != nil || entries == nil {
-		return nil, fmt.Errorf("authorization_details %s is not an array", clipJSON(raw))
+		return nil, fmt.Errorf("authorization_details %s is not an array", ShowJSON(raw))
 	}
 	var (
 		details  []detail
@@ -82,7 +82,7 @@ func parseDetail(obj map[string]json.RawMessage, opt topic.Options, budget int) 
 	}
 	var actions []json.RawMessage
 	if err := json.Unmarshal(actionsRaw, &actions); err != nil || actions == nil {
-		return d, 0, fmt.Errorf("actions %s is not an array", clipJSON(actionsRaw))
+		return d, 0, fmt.Errorf("actions %s is not an array", ShowJSON(actionsRaw))
 	}
 	if len(actions) == 0 {
 		return d, 0, errors.New("actions is empty")
@@ -90,7 +90,7 @@ func parseDetail(obj map[string]json.RawMessage, opt topic.Options, budget int) 
 	for j, a := range actions {
 		var s string
 		if err := json.Unmarshal(a, &s); err != nil || isNull(a) {
-			return d, 0, fmt.Errorf("actions[%d] %s is not a string", j, clipJSON(a))
+			return d, 0, fmt.Errorf("actions[%d] %s is not a string", j, ShowJSON(a))
 		}
 		switch s {
 		case actionPublish:
@@ -107,7 +107,7 @@ func parseDetail(obj map[string]json.RawMessage, opt topic.Options, budget int) 
 	}
 	var topics []json.RawMessage
 	if err := json.Unmarshal(topicsRaw, &topics); err != nil || topics == nil {
-		return d, 0, fmt.Errorf("topics %s is not an array", clipJSON(topicsRaw))
+		return d, 0, fmt.Errorf("topics %s is not an array", ShowJSON(topicsRaw))
 	}
 	if len(topics) == 0 {
 		return d, 0, errors.New("topics is empty")
@@ -136,7 +136,7 @@ func parseDetail(obj map[string]json.RawMessage, opt topic.Options, budget int) 
 func parseTopicMatcher(raw json.RawMessage, opt topic.Options) (*topic.Matcher, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-		return nil, fmt.Errorf(`%s is not an object (want {"match": "...", "match_type": "exact"})`, clipJSON(raw))
+		return nil, fmt.Errorf(`%s is not an object (want {"match": "...", "match_type": "exact"})`, ShowJSON(raw))
 	}
 	matchRaw, ok := obj["match"]
 	if !ok {
@@ -144,7 +144,7 @@ func parseTopicMatcher(raw json.RawMessage, opt topic.Options) (*topic.Matcher, 
 	}
 	var match string
 	if err := json.Unmarshal(matchRaw, &match); err != nil || isNull(matchRaw) {
-		return nil, fmt.Errorf("match %s is not a string", clipJSON(matchRaw))
+		return nil, fmt.Errorf("match %s is not a string", ShowJSON(matchRaw))
 	}
 	if match == "" {
 		return nil, errors.New("match is empty")
@@ -155,7 +155,7 @@ func parseTopicMatcher(raw json.RawMessage, opt topic.Options) (*topic.Matcher, 
 	typ := topic.TypeExact // TML-1: the default
 	if typRaw, ok := obj["match_type"]; ok {
 		if err := json.Unmarshal(typRaw, &typ); err != nil || isNull(typRaw) {
-			return nil, fmt.Errorf("match_type %s is not a string", clipJSON(typRaw))
+			return nil, fmt.Errorf("match_type %s is not a string", ShowJSON(typRaw))
 		}
 		// Case-sensitive, and only the draft-08 types: the legacy selector
 		// type is internal to Hermes and not a token matcher type.

@@ -44,7 +44,7 @@ func (p *presented) where() string {
 func (a *Authorizer) findToken(r *http.Request) (*presented, *Error) {
 	if vals := r.Header.Values("Authorization"); len(vals) > 0 {
 		if len(vals) > 1 {
-			return nil, invalidRequest("%d Authorization header fields", len(vals))
+			return nil, invalidRequest(RulePresentation, "%d Authorization header fields", len(vals))
 		}
 		tok, err := a.parseBearer(vals[0])
 		if err != nil {
@@ -55,13 +55,13 @@ func (a *Authorizer) findToken(r *http.Request) (*presented, *Error) {
 	if r.URL != nil && r.URL.RawQuery != "" {
 		if vals := r.URL.Query()[legacyQueryParam]; len(vals) > 0 {
 			if len(vals) > 1 {
-				return nil, invalidRequest("%d authorization query parameters", len(vals))
+				return nil, invalidRequest(RulePresentation, "%d authorization query parameters", len(vals))
 			}
 			if vals[0] == "" {
-				return nil, invalidRequest("empty authorization query parameter")
+				return nil, invalidRequest(RulePresentation, "empty authorization query parameter")
 			}
 			if len(vals[0]) > a.maxToken {
-				return nil, invalidRequest("token in the authorization query parameter longer than %d bytes", a.maxToken)
+				return nil, invalidRequest(RulePresentation, "token in the authorization query parameter longer than %d bytes", a.maxToken)
 			}
 			return &presented{token: vals[0], src: fromQuery}, nil
 		}
@@ -74,7 +74,7 @@ func (a *Authorizer) findToken(r *http.Request) (*presented, *Error) {
 			continue
 		}
 		if len(c.Value) > a.maxToken {
-			return nil, invalidRequest("token in cookie %s longer than %d bytes", name, a.maxToken)
+			return nil, invalidRequest(RulePresentation, "token in cookie %s longer than %d bytes", name, a.maxToken)
 		}
 		return &presented{token: c.Value, src: fromCookie, name: name}, nil
 	}
@@ -87,14 +87,14 @@ func (a *Authorizer) findToken(r *http.Request) (*presented, *Error) {
 func (a *Authorizer) parseBearer(v string) (string, *Error) {
 	const scheme = "Bearer "
 	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
-		return "", invalidRequest("Authorization header is not a Bearer credential")
+		return "", invalidRequest(RulePresentation, "Authorization header is not a Bearer credential")
 	}
 	tok := v[len(scheme):]
 	if len(tok) > a.maxToken {
-		return "", invalidRequest("Authorization header token longer than %d bytes", a.maxToken)
+		return "", invalidRequest(RulePresentation, "Authorization header token longer than %d bytes", a.maxToken)
 	}
 	if !isB64Token(tok) {
-		return "", invalidRequest("Authorization header token is not an RFC 6750 b64token")
+		return "", invalidRequest(RulePresentation, "Authorization header token is not an RFC 6750 b64token")
 	}
 	return tok, nil
 }
@@ -175,7 +175,7 @@ func requestOrigin(r *http.Request) string {
 func (a *Authorizer) checkCSRF(r *http.Request) *Error {
 	origin := requestOrigin(r)
 	if origin == "" {
-		return invalidRequest("cookie-authenticated publish without Origin or Referer")
+		return invalidRequest(RuleCSRF, "cookie-authenticated publish without Origin or Referer")
 	}
 	for _, p := range a.origins {
 		switch {
@@ -197,7 +197,7 @@ func (a *Authorizer) checkCSRF(r *http.Request) *Error {
 		}
 	}
 	if len(a.origins) == 0 {
-		return invalidRequest("cookie-authenticated publishing is disabled (no publish origins configured)")
+		return invalidRequest(RuleCSRF, "cookie-authenticated publishing is disabled (no publish origins configured)")
 	}
-	return invalidRequest("origin %q not allowed to publish with a cookie", origin)
+	return invalidRequest(RuleCSRF, "origin %q not allowed to publish with a cookie", origin)
 }

@@ -23,6 +23,8 @@ type Grant struct {
 	// Payload is the legacy token-wide mercure.payload (nil if none). Modern
 	// payloads are per detail: use PayloadFor.
 	Payload json.RawMessage
+	// Key is the key the signature was verified with.
+	Key KeyRef
 
 	// subscribeDetails are the modern subscribe details in token order, for
 	// the payload selection of PAY-1.
@@ -79,6 +81,42 @@ func (g *Grant) PayloadFor(matcher string) json.RawMessage {
 		}
 	}
 	return nil
+}
+
+// Dialect is the dialect the token was judged by. Nil-safe (an anonymous
+// client has none).
+func (g *Grant) Dialect() Dialect {
+	switch {
+	case g == nil:
+		return DialectUnknown
+	case g.Modern:
+		return DialectDraft08
+	default:
+		return DialectLegacy
+	}
+}
+
+// DetailPayload is the payload one draft-08 subscribe detail grants, with
+// the matchers of its topics.
+type DetailPayload struct {
+	Matchers []*topic.Matcher
+	Payload  json.RawMessage
+}
+
+// SubscribePayloads lists, in token order, the payloads the draft-08
+// subscribe details carry (PAY-1); details without one are left out. Nil
+// for legacy grants, whose payload is Payload.
+func (g *Grant) SubscribePayloads() []DetailPayload {
+	if g == nil {
+		return nil
+	}
+	var out []DetailPayload
+	for _, d := range g.subscribeDetails {
+		if d.payload != nil {
+			out = append(out, DetailPayload{Matchers: d.matchers, Payload: d.payload})
+		}
+	}
+	return out
 }
 
 // newModernGrant turns parsed details into a Grant.

@@ -33,10 +33,11 @@ type staticKey struct {
 	key any // []byte for HS*, a crypto public key otherwise
 }
 
-// isPEM reports whether a configured key is PEM rather than a raw secret.
+// IsPEM reports whether a configured key is PEM rather than a raw secret.
 // A secret that happens to contain a PEM armour line is treated as PEM: it
-// then fails to parse loudly instead of being used as an HMAC secret.
-func isPEM(key []byte) bool {
+// then fails to parse loudly instead of being used as an HMAC secret. The
+// CLI uses the same rule to decide how to read and describe a key.
+func IsPEM(key []byte) bool {
 	return bytes.Contains(key, []byte("-----BEGIN "))
 }
 
@@ -45,7 +46,7 @@ func newStaticKey(key []byte, alg string) (*staticKey, error) {
 	if strings.EqualFold(alg, "none") {
 		return nil, errors.New(`alg "none" is never accepted`)
 	}
-	if !isPEM(key) {
+	if !IsPEM(key) {
 		if alg == "" {
 			alg = "HS256"
 		}

@@ -43,7 +43,7 @@ func parseLegacyClaim(c rawClaims, opt topic.Options) (legacyGrant, error) {
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
-		return g, fmt.Errorf(`%s %s is not an object (want {"publish": [...], "subscribe": [...]})`, path, clipJSON(raw))
+		return g, fmt.Errorf(`%s %s is not an object (want {"publish": [...], "subscribe": [...]})`, path, ShowJSON(raw))
 	}
 	var err error
 	if g.publish, err = legacySelectors(obj["publish"], opt); err != nil {
@@ -69,7 +69,7 @@ func legacySelectors(raw json.RawMessage, opt topic.Options) ([]*topic.Matcher, 
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, fmt.Errorf(" %s is not an array of topic selectors", clipJSON(raw))
+		return nil, fmt.Errorf(" %s is not an array of topic selectors", ShowJSON(raw))
 	}
 	if len(items) > maxLegacySelectors {
 		return nil, fmt.Errorf(" holds more than %d selectors (the limit)", maxLegacySelectors)
@@ -78,7 +78,7 @@ func legacySelectors(raw json.RawMessage, opt topic.Options) ([]*topic.Matcher, 
 	for i, it := range items {
 		var s string
 		if err := json.Unmarshal(it, &s); err != nil || isNull(it) {
-			return nil, fmt.Errorf("[%d] %s is not a string", i, clipJSON(it))
+			return nil, fmt.Errorf("[%d] %s is not a string", i, ShowJSON(it))
 		}
 		if len(s) > MaxPatternBytes {
 			return nil, fmt.Errorf("[%d] is longer than %d bytes", i, MaxPatternBytes)

@@ -102,7 +102,7 @@ func Mint(o MintOptions) (string, error) {
 // mintKey parses the signing key and settles its alg, refusing an alg that
 // does not fit the key (the same rule as verification, TV-3).
 func mintKey(raw []byte, alg string) (any, string, error) {
-	if !isPEM(raw) {
+	if !IsPEM(raw) {
 		if alg == "" {
 			alg = "HS256"
 		}

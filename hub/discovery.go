@@ -71,9 +71,7 @@ func (h *Hub) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := c.Check(ctx); err != nil {
-			h.metrics.TransportError(OpCheck)
-			h.warnings.warn("readiness: transport check failed", "error", err)
-			http.Error(w, "transport unavailable", http.StatusServiceUnavailable)
+			h.writeError(w, r, &storageError{OpCheck, "transport unavailable", err})
 			return
 		}
 	}

@@ -5,7 +5,6 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -16,7 +15,6 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/rs/cors"
 
-	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/hub/ui"
 )
 
@@ -130,22 +128,6 @@ func securityHeaders(next http.Handler) http.Handler {
 		hd.Set("Content-Security-Policy", "default-src 'self'")
 		next.ServeHTTP(w, r)
 	})
-}
-
-// writeAuthError answers a token problem with its status and RFC 6750
-// challenge (ERR-1..5). The reason is logged, never sent.
-func (h *Hub) writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
-	var ae *auth.Error
-	if !errors.As(err, &ae) {
-		h.metrics.AuthFailure(AuthFailureInternal)
-		h.warnings.warn("authorization failed", "error", err)
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return
-	}
-	h.metrics.AuthFailure(authFailureReason(ae))
-	h.log.Debug("request refused", "status", ae.Status, "reason", ae.Reason, "method", r.Method, "remote", r.RemoteAddr)
-	w.Header().Set("WWW-Authenticate", ae.Challenge(h.metadataURL(r)))
-	http.Error(w, http.StatusText(ae.Status), ae.Status)
 }
 
 // Subscribers is the number of connected subscribers.

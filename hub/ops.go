@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/hermes-hub/hermes/auth"
 )
 
 // ops is the operational side of the hub: metrics, admission limits,
@@ -57,12 +55,12 @@ func (h *Hub) admit(w http.ResponseWriter, r *http.Request, subscriptions int) (
 	client := clientKey(r)
 	if reason, ok := h.slots.acquire(client); !ok {
 		h.log.Debug("subscriber refused", "reason", reason, "client", client)
-		h.reject(w, reason, http.StatusTooManyRequests, "too many subscribers")
+		h.writeError(w, r, &rejection{reason, http.StatusTooManyRequests, "too many subscribers"})
 		return nil, false
 	}
 	if !h.startStream() {
 		h.slots.release(client)
-		h.reject(w, RejectShuttingDown, http.StatusServiceUnavailable, "the hub is shutting down")
+		h.writeError(w, r, errShuttingDown())
 		return nil, false
 	}
 	start := time.Now()
@@ -74,31 +72,6 @@ func (h *Hub) admit(w http.ResponseWriter, r *http.Request, subscriptions int) (
 		h.slots.release(client)
 		h.streams.Done()
 	}, true
-}
-
-// authFailureReason maps a refusal to its metric label: the RFC 6750 code,
-// a small fixed set, never the free-text reason.
-func authFailureReason(e *auth.Error) string {
-	switch e.Code {
-	case "":
-		return AuthFailureMissing
-	case auth.CodeInvalidRequest:
-		return AuthFailureInvalidRequest
-	case auth.CodeInvalidToken:
-		return AuthFailureInvalidToken
-	case auth.CodeInsufficientScope:
-		return AuthFailureInsufficientScope
-	default:
-		return AuthFailureInternal
-	}
-}
-
-// reject answers a request refused by a limit or by the shutdown. The
-// Retry-After is randomized so that refused clients spread their retries.
-func (h *Hub) reject(w http.ResponseWriter, reason string, status int, msg string) {
-	h.metrics.Rejected(reason)
-	w.Header().Set("Retry-After", retryAfter())
-	http.Error(w, msg, status)
 }
 
 // startStream accounts for a new stream; false once the hub is closing.

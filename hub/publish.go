@@ -18,69 +18,34 @@ import (
 	"github.com/hermes-hub/hermes/transport"
 )
 
-// requestError is a client error with its status and a message safe to show.
-type requestError struct {
-	status int
-	msg    string
-}
-
-func (e *requestError) Error() string { return e.msg }
-
-func badRequest(format string, a ...any) error {
-	return &requestError{http.StatusBadRequest, fmt.Sprintf(format, a...)}
-}
-
-func tooLarge(format string, a ...any) error {
-	return &requestError{http.StatusRequestEntityTooLarge, fmt.Sprintf(format, a...)}
-}
-
-// writeRequestError answers a requestError with its status, anything else
-// with 500.
-func (h *Hub) writeRequestError(w http.ResponseWriter, err error) {
-	var re *requestError
-	if errors.As(err, &re) {
-		http.Error(w, re.msg, re.status)
-		return
-	}
-	h.warnings.warn("request failed", "error", err)
-	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-}
-
 // publish handles POST: authorize, parse and validate the form, append the
 // event to the transport (durable before 200), answer the id (PUB-*).
 func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if !h.startPublish() {
-		h.reject(w, RejectShuttingDown, http.StatusServiceUnavailable, "the hub is shutting down")
+		h.writeError(w, r, errShuttingDown())
 		return
 	}
 	defer h.publishes.Done()
 	// Authorization comes before the body is even read (ref order, §1.13): a
 	// request without a valid token learns nothing about its fields.
-	grant, err := h.cfg.Auth.Authenticate(r, auth.Publisher)
-	if err != nil {
-		h.writeAuthError(w, r, err)
-		return
-	}
-	if grant == nil {
-		h.writeAuthError(w, r, auth.ErrMissingToken())
+	grant, ok := h.authenticate(w, r, auth.Publisher, false)
+	if !ok {
 		return
 	}
 	ev, err := h.parseUpdate(w, r)
 	if err != nil {
-		h.writeRequestError(w, err)
+		h.writeError(w, r, err)
 		return
 	}
 	for _, t := range ev.Topics {
 		if !grant.CanPublish(t) {
-			h.writeAuthError(w, r, auth.ErrInsufficientScope("topic not granted for publishing"))
+			h.writeError(w, r, auth.ErrInsufficientScope("topic not granted for publishing"))
 			return
 		}
 	}
 	if err := h.cfg.Transport.Append(r.Context(), ev); err != nil {
-		h.metrics.TransportError(OpAppend)
-		h.warnings.warn("publish: storing the update failed", "id", ev.ID, "error", err)
-		http.Error(w, "the update could not be stored", http.StatusServiceUnavailable)
+		h.writeError(w, r, &storageError{OpAppend, "the update could not be stored", fmt.Errorf("update %s: %w", ev.ID, err)})
 		return
 	}
 	latency := time.Since(start)

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -129,22 +130,17 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	if r.Method == methodQuery {
 		var err error
 		if body, err = h.readForm(w, r, false); err != nil {
-			h.writeRequestError(w, err)
+			h.writeError(w, r, err)
 			return
 		}
 	}
-	grant, err := h.cfg.Auth.Authenticate(r, auth.Subscriber)
-	if err != nil {
-		h.writeAuthError(w, r, err)
-		return
-	}
-	if grant == nil && !h.cfg.Anonymous {
-		h.writeAuthError(w, r, auth.ErrMissingToken())
+	grant, ok := h.authenticate(w, r, auth.Subscriber, h.cfg.Anonymous)
+	if !ok {
 		return
 	}
 	sub, err := h.parseSubscription(r, body)
 	if err != nil {
-		h.writeRequestError(w, err)
+		h.writeError(w, r, err)
 		return
 	}
 
@@ -160,9 +156,7 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		default:
 			seq, ok, err := h.cfg.Transport.Lookup(r.Context(), sub.cursor)
 			if err != nil {
-				h.metrics.TransportError(OpLookup)
-				h.warnings.warn("subscribe: cursor lookup failed", "error", err)
-				http.Error(w, "history is unavailable", http.StatusServiceUnavailable)
+				h.writeError(w, r, &storageError{OpLookup, "history is unavailable", fmt.Errorf("cursor lookup: %w", err)})
 				return
 			}
 			if ok {

@@ -486,13 +486,8 @@ func (h *Hub) subscriptionsAPI(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	grant, err := h.cfg.Auth.Authenticate(r, auth.Subscriber)
-	if err != nil {
-		h.writeAuthError(w, r, err)
-		return
-	}
-	if grant == nil {
-		h.writeAuthError(w, r, auth.ErrMissingToken())
+	grant, ok := h.authenticate(w, r, auth.Subscriber, false)
+	if !ok {
 		return
 	}
 	path := r.URL.EscapedPath()
@@ -501,12 +496,12 @@ func (h *Hub) subscriptionsAPI(w http.ResponseWriter, r *http.Request) {
 		resource = r.URL.RequestURI()
 	}
 	if !grant.CanSubscribe([]string{resource}) {
-		h.writeAuthError(w, r, auth.ErrInsufficientScope("no subscribe grant on the subscription API path"))
+		h.writeError(w, r, auth.ErrInsufficientScope("no subscribe grant on the subscription API path"))
 		return
 	}
 	req, err := parseSubscriptionsPath(path)
 	if err != nil {
-		h.writeRequestError(w, err)
+		h.writeError(w, r, err)
 		return
 	}
 	if req.root {
@@ -680,28 +675,6 @@ func (h *Hub) apiCursor(ctx context.Context) string {
 
 // ---------------------------------------------------------------------------
 // Header values
-
-// quoteString renders s as an RFC 9110 quoted-string for a Link attribute:
-// `"` and `\` are backslash-escaped, control characters (which ids cannot
-// contain, but a header must never be breakable) dropped.
-func quoteString(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20 || c == 0x7f:
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
 
 const upperHex = "0123456789ABCDEF"
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/hermes-hub/hermes/auth"
 )
 
 // maxKeyFileBytes bounds a key file: PEM keys and certificate chains are a
@@ -39,7 +41,7 @@ func readKey(value string) ([]byte, error) {
 	if len(b) > maxKeyFileBytes {
 		return nil, fmt.Errorf("key file %q is larger than %d bytes", path, maxKeyFileBytes)
 	}
-	if !isPEM(b) {
+	if !auth.IsPEM(b) {
 		b = bytes.TrimSuffix(b, []byte("\n"))
 		b = bytes.TrimSuffix(b, []byte("\r"))
 	}
@@ -47,12 +49,6 @@ func readKey(value string) ([]byte, error) {
 		return nil, fmt.Errorf("key file %q is empty", path)
 	}
 	return b, nil
-}
-
-// isPEM reports whether b looks like PEM text, for choosing how to treat
-// whitespace and for describing keys without showing them.
-func isPEM(b []byte) bool {
-	return bytes.Contains(b, []byte("-----BEGIN "))
 }
 
 // loadKey reads a resolved key setting; nil when none was given. Errors
@@ -73,7 +69,7 @@ func keyKind(b []byte) string {
 	switch {
 	case b == nil:
 		return "none"
-	case isPEM(b):
+	case auth.IsPEM(b):
 		return "pem"
 	default:
 		return "secret"

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/hub"
@@ -253,7 +252,7 @@ func (a *app) tokenCheck(ctx context.Context, args []string) int {
 		writeJSONFields(w, claims, now)
 	}
 	if ierr != nil {
-		fmt.Fprintf(w, "cannot decode the token: %s\n", safeText(ierr.Error()))
+		fmt.Fprintf(w, "cannot decode the token: %s\n", auth.EscapeControls(ierr.Error()))
 	}
 	writeCheckSettings(w, c, pubKey, subKey, looksModern(header, claims))
 	fmt.Fprintln(w)
@@ -264,18 +263,18 @@ func (a *app) tokenCheck(ctx context.Context, args []string) int {
 	for _, role := range c.roles {
 		g, aerr := authz.Check(ctx, tok, role, c.resourceID)
 		if aerr != nil {
-			// auth escapes what it quotes from the token; safeText is the
-			// last guard between a hostile token and the terminal.
-			fmt.Fprintf(w, "%s: refused (%d %s): %s\n", role, aerr.Status, aerr.Code, safeText(aerr.Reason))
-			if hint := refusalHint(c, role, aerr.Reason, pubKey, subKey); hint != "" {
+			// auth escapes what it quotes from the token; EscapeControls
+			// is the last guard between a hostile token and the terminal.
+			fmt.Fprintf(w, "%s: refused (%d %s): %s\n", role, aerr.Status, aerr.Code, auth.EscapeControls(describeRefusal(aerr, now)))
+			if hint := refusalHint(c, role, aerr, pubKey, subKey); hint != "" {
 				fmt.Fprintf(w, "  hint: %s\n", hint)
 			}
 			continue
 		}
 		accepted = true
 		fmt.Fprintf(w, "%s: accepted\n", role)
-		for _, line := range strings.Split(g.Describe(now), "\n") {
-			fmt.Fprintf(w, "  %s\n", safeText(line))
+		for _, line := range strings.Split(describeGrant(g, now), "\n") {
+			fmt.Fprintf(w, "  %s\n", auth.EscapeControls(line))
 		}
 		switch {
 		case role == auth.Publisher && len(g.Publish) == 0:
@@ -349,7 +348,7 @@ func writeCheckSettings(w io.Writer, c *tokenCheckArgs, pubKey, subKey []byte, m
 		}
 		alg := k.alg.value
 		switch {
-		case alg == "" && !isPEM(k.key):
+		case alg == "" && !auth.IsPEM(k.key):
 			alg = "HS256, the default"
 		case k.alg.given():
 			alg += " from " + k.alg.source
@@ -375,21 +374,21 @@ func writeCheckSettings(w io.Writer, c *tokenCheckArgs, pubKey, subKey []byte, m
 }
 
 // refusalHint adds the likely fix for the refusals people most often hit.
-func refusalHint(c *tokenCheckArgs, role auth.Role, reason string, pubKey, subKey []byte) string {
+func refusalHint(c *tokenCheckArgs, role auth.Role, e *auth.Error, pubKey, subKey []byte) string {
 	key := pubKey
 	if role == auth.Subscriber {
 		key = subKey
 	}
 	switch {
-	case strings.HasPrefix(reason, "signature does not verify with the configured") && !isPEM(key):
+	case e.Rule == auth.RuleSignature && e.Key != nil && !e.Key.JWKS && !auth.IsPEM(key):
 		return "the secret is used byte for byte: the token must be signed with exactly the same secret " +
 			"(no trailing newline or space, not base64-decoded, not the other role's secret)"
-	case strings.HasPrefix(reason, "aud ") && c.resourceSource == "":
+	case e.Rule == auth.RuleAudience && c.resourceSource == "":
 		return "behind a proxy or on another host, pass --resource-id with the hub URL clients use " +
 			"(https://HOST/.well-known/mercure), as the hub's --resource-id should be"
-	case strings.HasPrefix(reason, "draft-08 token refused: no issuer"):
+	case e.Rule == auth.RuleNoIssuerConfigured:
 		return "pass --issuer (HERMES_ISSUER) with the iss of your authorization server, here and to hermes serve"
-	case strings.HasPrefix(reason, "no key configured for"):
+	case e.Rule == auth.RuleNoKey:
 		return fmt.Sprintf("set --%s-jwt-key or --jwt-key", role)
 	}
 	return ""
@@ -405,10 +404,10 @@ func writeJSONFields(w io.Writer, m map[string]any, now time.Time) {
 	for _, k := range sortedKeys(m) {
 		v := renderJSON(m[k])
 		if len(v) <= 100 {
-			line := fmt.Sprintf("  %s: %s", safeText(k), v)
+			line := fmt.Sprintf("  %s: %s", auth.EscapeControls(k), v)
 			if timeClaims[k] {
 				if t, ok := jsonTime(m[k]); ok {
-					line += " = " + auth.DescribeTime(t, now)
+					line += " = " + describeTime(t, now)
 				}
 			}
 			fmt.Fprintln(w, line)
@@ -416,19 +415,19 @@ func writeJSONFields(w io.Writer, m map[string]any, now time.Time) {
 		}
 		switch val := m[k].(type) {
 		case []any:
-			fmt.Fprintf(w, "  %s: [\n", safeText(k))
+			fmt.Fprintf(w, "  %s: [\n", auth.EscapeControls(k))
 			for i, e := range val {
 				fmt.Fprintf(w, "    [%d] %s\n", i, renderJSON(e))
 			}
 			fmt.Fprintln(w, "  ]")
 		case map[string]any:
-			fmt.Fprintf(w, "  %s: {\n", safeText(k))
+			fmt.Fprintf(w, "  %s: {\n", auth.EscapeControls(k))
 			for _, mk := range sortedKeys(val) {
-				fmt.Fprintf(w, "    %s: %s\n", safeText(mk), renderJSON(val[mk]))
+				fmt.Fprintf(w, "    %s: %s\n", auth.EscapeControls(mk), renderJSON(val[mk]))
 			}
 			fmt.Fprintln(w, "  }")
 		default:
-			fmt.Fprintf(w, "  %s: %s\n", safeText(k), v)
+			fmt.Fprintf(w, "  %s: %s\n", auth.EscapeControls(k), v)
 		}
 	}
 }
@@ -452,23 +451,7 @@ func renderJSON(v any) string {
 	if err := enc.Encode(v); err != nil {
 		return fmt.Sprintf("(unprintable: %v)", err)
 	}
-	return safeText(strings.TrimSuffix(b.String(), "\n"))
-}
-
-// safeText escapes control characters.
-func safeText(s string) string {
-	if !strings.ContainsFunc(s, unicode.IsControl) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			fmt.Fprintf(&b, `\u%04x`, r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return auth.EscapeControls(strings.TrimSuffix(b.String(), "\n"))
 }
 
 // jsonTime reads a NumericDate as the hub does: a number, or for legacy

@@ -55,17 +55,43 @@ type checkResult struct {
 type roleResult struct {
 	Role     string `json:"role"`
 	Accepted bool   `json:"accepted"`
-	// Refused: the status and RFC 6750 code the hub would answer, and the
-	// rule that failed.
+	// Refused: the status and RFC 6750 code the hub would answer, the
+	// rule that failed (auth.Rule) and why in words; At is the exp or nbf
+	// of a time refusal.
 	Status int    `json:"status,omitempty"`
 	Code   string `json:"code,omitempty"`
+	Rule   string `json:"rule,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	At     string `json:"at,omitempty"`
+	// Dialect is "legacy" or "draft-08"; "" when the token was refused
+	// before its claims were read.
+	Dialect string `json:"dialect,omitempty"`
+	// Key is the key the signature was verified with (accepted) or that an
+	// alg or signature refusal concerns: never the key itself.
+	Key *keyRef `json:"key,omitempty"`
 	// Accepted: what the token grants.
-	Dialect   string          `json:"dialect,omitempty"` // "legacy" or "draft-08"
 	Expires   string          `json:"expires,omitempty"` // RFC 3339; "" for none
 	Publish   []grantMatcher  `json:"publish,omitempty"`
 	Subscribe []grantMatcher  `json:"subscribe,omitempty"`
 	Payload   json.RawMessage `json:"payload,omitempty"`
+}
+
+type keyRef struct {
+	// Source is "configured" (the role's key) or "jwks".
+	Source string `json:"source"`
+	KID    string `json:"kid,omitempty"`
+	Alg    string `json:"alg,omitempty"`
+}
+
+func newKeyRef(k *auth.KeyRef) *keyRef {
+	if k == nil {
+		return nil
+	}
+	r := &keyRef{Source: "configured", KID: k.KID, Alg: k.Alg}
+	if k.JWKS {
+		r.Source = "jwks"
+	}
+	return r
 }
 
 type grantMatcher struct {
@@ -125,13 +151,21 @@ func (tc *tokenCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g, aerr := tc.checker.Check(ctx, tok, role, res.ResourceID)
 		rr := roleResult{Role: role.String()}
 		if aerr != nil {
-			rr.Status, rr.Code, rr.Reason = aerr.Status, aerr.Code, aerr.Reason
+			rr.Status, rr.Code, rr.Rule, rr.Reason = aerr.Status, aerr.Code, string(aerr.Rule), aerr.Reason
+			if aerr.Dialect != auth.DialectUnknown {
+				rr.Dialect = aerr.Dialect.String()
+			}
+			rr.Key = newKeyRef(aerr.Key)
+			if !aerr.At.IsZero() {
+				rr.At = aerr.At.UTC().Format(time.RFC3339)
+			}
 		} else {
 			rr.Accepted = true
-			rr.Dialect = "legacy"
+			rr.Dialect = auth.DialectLegacy.String()
 			if g.Modern {
-				rr.Dialect = "draft-08"
+				rr.Dialect = auth.DialectDraft08.String()
 			}
+			rr.Key = newKeyRef(&g.Key)
 			if !g.Expires.IsZero() {
 				rr.Expires = g.Expires.UTC().Format(time.RFC3339)
 			}

@@ -143,13 +143,14 @@ func TestTokenCheckSaysWhatTheTokenGrantsOrWhyItIsRefused(t *testing.T) {
 	}
 	code, body := check("Bearer " + mint(t, testSecret, []string{"https://e.com/{id}"}, nil))
 	for _, want := range []string{`"role":"publisher","accepted":true,"dialect":"legacy"`, `"publish":[{"type":"legacy","pattern":"https://e.com/{id}"}]`,
-		`"keys":[{"role":"publisher","kind":"secret","alg":"HS256"}]`, `"header":{"alg":"HS256"`} {
+		`"keys":[{"role":"publisher","kind":"secret","alg":"HS256"}]`, `"header":{"alg":"HS256"`,
+		`"key":{"source":"configured","alg":"HS256"}`} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("valid token: %d %s; want %s", code, body, want)
 		}
 	}
 	code, body = check(mint(t, "another secret, 32 bytes long....", []string{"*"}, nil))
-	if code != 200 || !strings.Contains(body, `"role":"publisher","accepted":false,"status":401,"code":"invalid_token","reason":"signature`) {
+	if code != 200 || !strings.Contains(body, `"role":"publisher","accepted":false,"status":401,"code":"invalid_token","rule":"signature","reason":"signature does not verify`) {
 		t.Errorf("token signed with another key: %d %s", code, body)
 	}
 	if strings.Contains(body, testSecret) {

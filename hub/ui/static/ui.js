@@ -165,6 +165,10 @@
     }
     return d;
   }
+  function keyText(k) {
+    if (!k) return '';
+    return (k.source === 'jwks' ? 'JWKS key' : 'configured key') + (k.kid ? ' kid ' + k.kid : '') + (k.alg ? ' (' + k.alg + ')' : '');
+  }
   function matchers(ms) {
     return (ms || []).map((m) => m.type + ' ' + m.pattern).join('\n') || '(none)';
   }
@@ -190,6 +194,7 @@
         if (role.accepted) {
           sec.append(el('h3', role.role + ': accepted', 'ok'), dl([
             ['dialect', role.dialect],
+            ['verified with', keyText(role.key)],
             ['expires', role.expires || 'never'],
             ['publish', matchers(role.publish)],
             ['subscribe', matchers(role.subscribe)],
@@ -197,7 +202,13 @@
           ]));
         } else {
           sec.append(el('h3', role.role + ': refused (' + role.status + (role.code ? ' ' + role.code : '') + ')', 'bad'),
-            dl([['reason', role.reason]]));
+            dl([
+              ['rule', role.rule],
+              ['reason', role.reason],
+              ['dialect', role.dialect],
+              ['key', keyText(role.key)],
+              ['at', role.at],
+            ]));
         }
         parts.push(sec);
       }
