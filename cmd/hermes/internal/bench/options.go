@@ -70,7 +70,7 @@ var scenarioFlags = map[string][]string{
 	"idle":    {"subscribers", "hold"},
 	"fanout":  {"subscribers", "publishers", "payload", "rate", "step", "step-duration", "max-rate", "max-steps", "p99", "drain"},
 	"publish": {"publishers", "payload", "duration"},
-	"replay":  {"subscribers", "publishers", "payload", "history", "depths"},
+	"replay":  {"subscribers", "publishers", "payload", "history", "depths", "drain"},
 	"private": {"subscribers", "publishers", "payload", "patterns", "rate", "step", "step-duration", "max-rate", "max-steps", "p99", "drain"},
 }
 

@@ -127,14 +127,24 @@ func (e *env) replayRound(ctx context.Context, tok, topicName, cursor string, an
 	// o.Drain (a hub that replays less must not hang the tool).
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	// Progress is counted in expected events only: extra ones (a hub that
+	// replays too much) must not end the wait early.
+	wantSlots := make([]int64, 0, expected)
+	for _, w := range want {
+		wantSlots = append(wantSlots, w.seq)
+	}
+	if want == nil {
+		wantSlots = anySet
+	}
+	next := make([]int, len(subs))
 	lastProgress, lastCount := time.Now(), int64(-1)
 	for ctx.Err() == nil {
 		var n int64
 		done := true
-		for _, s := range subs {
-			got := s.tr.stepReceived(0)
-			n += got
-			if got < int64(expected) {
+		for i, s := range subs {
+			next[i] = s.tr.advance(wantSlots, next[i])
+			n += int64(next[i])
+			if next[i] < len(wantSlots) {
 				done = false
 			}
 		}

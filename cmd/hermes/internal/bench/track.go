@@ -111,6 +111,17 @@ func (t *tracker) stepReceived(step int) int64 {
 	return 0
 }
 
+// advance returns the first index from i on whose slot in want has not
+// been seen (len(want) when all have).
+func (t *tracker) advance(want []int64, i int) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i < len(want) && t.seen.has(want[i]) {
+		i++
+	}
+	return i
+}
+
 // missing counts the slots in want that were never seen, and marks steps
 // below closeTo as counted so that later arrivals show as late.
 func (t *tracker) missing(want []int64, closeTo int) int64 {

@@ -60,7 +60,8 @@ Scenario flags (defaults per scenario):
   --max-rate R      stop before a step above R (default none)
   --max-steps N     at most N steps (12)
   --p99 D           latency objective that ends the sweep (100ms)
-  --drain D         how long to wait for late deliveries after a step (5s)
+  --drain D         how long to wait for late deliveries after a step; replay: for
+                    the next event before a round is ended (5s)
   --history H       replay: events published first (10000)
   --depths LIST     replay: events missed per round, comma-separated, "all" for
                     everything (10,100,1000,all); the full replay always runs first
