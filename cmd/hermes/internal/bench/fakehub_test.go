@@ -119,4 +119,3 @@ func (f *fakeHub) subscribe(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
-

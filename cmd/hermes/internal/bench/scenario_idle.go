@@ -13,7 +13,7 @@ type IdleResult struct {
 	// StillOpen is how many streams were open at the end of the hold.
 	StillOpen int64 `json:"still_open"`
 	// Dropped counts streams the hub ended during the run.
-	Dropped int64 `json:"dropped"`
+	Dropped int64         `json:"dropped"`
 	Hold    time.Duration `json:"hold_ns"`
 	// Hub figures with --pid: memory before connecting and after the
 	// hold, CPU over the connect phase.

@@ -40,13 +40,15 @@ func TestFanoutNoLossWithHermes(t *testing.T) {
 	for _, dialect := range []string{DialectLegacy, DialectDraft08} {
 		t.Run(dialect, func(t *testing.T) {
 			url := hermesHub(t)
-			args := append([]string{"fanout"}, sweepArgs(url, "--max-steps", "2", "--dialect", dialect)...)
+			args := append([]string{"fanout"}, sweepArgs(url, "--max-steps", "2", "--dialect", dialect, "--publishers", "4")...)
 			if dialect == DialectDraft08 {
 				args = append(args, "--issuer", testIssuer)
 			}
 			res := runBench(t, args...)
 			s := res.Sweep
-			if len(s.Steps) != 2 {
+			// On a loaded machine the publishers may miss the offered rate,
+			// which ends the sweep after one step: the only acceptable reason.
+			if len(s.Steps) != 2 && !(len(s.Steps) == 1 && strings.HasPrefix(s.StopReason, "publishers reached")) {
 				t.Fatalf("%d steps (%s)", len(s.Steps), s.StopReason)
 			}
 			for _, st := range s.Steps {
@@ -57,10 +59,10 @@ func TestFanoutNoLossWithHermes(t *testing.T) {
 					t.Fatalf("step %d: %+v", st.Step, st)
 				}
 			}
-			if s.Steps[1].Rate != 2*s.Steps[0].Rate {
+			if len(s.Steps) == 2 && s.Steps[1].Rate != 2*s.Steps[0].Rate {
 				t.Fatalf("rates %v then %v with step x2", s.Steps[0].Rate, s.Steps[1].Rate)
 			}
-			if s.Best == nil {
+			if len(s.Steps) == 2 && s.Best == nil {
 				t.Fatal("no best step")
 			}
 		})
