@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 )
@@ -39,8 +40,11 @@ type StepResult struct {
 	Unauthorized   int64          `json:"unauthorized"`
 	Reconnects     int64          `json:"reconnects"`
 	Hub            *procDelta     `json:"hub,omitempty"`
-	CPUPerUpdateMS float64        `json:"hub_cpu_per_update_ms,omitempty"`
-	Within         bool           `json:"within_objective"`
+	// Tool is this process: near 100 % per core it has, the tool and not
+	// the hub may be what limits the step.
+	Tool           *procDelta `json:"tool,omitempty"`
+	CPUPerUpdateMS float64    `json:"hub_cpu_per_update_ms,omitempty"`
+	Within         bool       `json:"within_objective"`
 }
 
 // sweepSpec is what differs between the fan-out and private sweeps.
@@ -54,7 +58,7 @@ type sweepSpec struct {
 
 func (e *env) sweep(ctx context.Context, spec sweepSpec, r *SweepResult) {
 	o := e.o
-	proc := sampler{o.PID}
+	proc, self := sampler{o.PID}, sampler{os.Getpid()}
 	trackers := make([]*tracker, len(spec.subs))
 	for i, s := range spec.subs {
 		trackers[i] = s.tr
@@ -75,7 +79,7 @@ func (e *env) sweep(ctx context.Context, spec sweepSpec, r *SweepResult) {
 			r.StopReason = fmt.Sprintf("--max-rate %g reached", o.MaxRate)
 			break
 		}
-		before, p0 := sumTrackers(trackers), proc.sample()
+		before, p0, s0 := sumTrackers(trackers), proc.sample(), self.sample()
 		st := e.newStep(k)
 		e.status.Store(func() string {
 			return fmt.Sprintf("step %d at %.0f/s: %d published, %d deliveries, p99 so far %s, %d streams open",
@@ -86,7 +90,7 @@ func (e *env) sweep(ctx context.Context, spec sweepSpec, r *SweepResult) {
 			make: spec.make, target: spec.target,
 		})
 		lost := e.drain(ctx, k, st, spec, trackers)
-		after, p1 := sumTrackers(trackers), proc.sample()
+		after, p1, s1 := sumTrackers(trackers), proc.sample(), self.sample()
 
 		st.mu.Lock()
 		errs := map[string]int{}
@@ -103,7 +107,7 @@ func (e *env) sweep(ctx context.Context, spec sweepSpec, r *SweepResult) {
 			Deliveries: st.deliveries.Load(), Latency: figures(&st.latency),
 			Lost: lost, Duplicates: after.Duplicates - before.Duplicates, Order: after.Order - before.Order,
 			Unauthorized: after.Unauthorized - before.Unauthorized, Reconnects: after.Reconnects - before.Reconnects,
-			Hub: delta(p0, p1),
+			Hub: delta(p0, p1), Tool: delta(s0, s1),
 		}
 		if len(errs) == 0 {
 			sr.PublishErrors = nil
@@ -199,15 +203,19 @@ func (e *env) drain(ctx context.Context, k int, st *stepStats, spec sweepSpec, t
 
 func (r *SweepResult) table(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "step\toffered/s\tpublished/s\tdeliveries/s\tp50\tp90\tp99\tmax\tlost\tdup\torder\tunauth\thub CPU/update\t")
+	fmt.Fprintln(tw, "step\toffered/s\tpublished/s\tdeliveries/s\tp50\tp90\tp99\tmax\tlost\tdup\torder\tunauth\thub CPU/update\ttool CPU\t")
 	for _, s := range r.Steps {
 		cpu := "-"
 		if s.Hub != nil {
 			cpu = fmt.Sprintf("%.2fms (%.0f%%)", s.CPUPerUpdateMS, s.Hub.CPUPercent)
 		}
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t\n", s.Step, s.Rate, s.PublishRate, s.DeliveriesRate,
+		tool := "-"
+		if s.Tool != nil {
+			tool = fmt.Sprintf("%.0f%%", s.Tool.CPUPercent)
+		}
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t\n", s.Step, s.Rate, s.PublishRate, s.DeliveriesRate,
 			fmtMS(s.Latency.P50), fmtMS(s.Latency.P90), fmtMS(s.Latency.P99), fmtMS(s.Latency.Max),
-			s.Lost, s.Duplicates, s.Order, s.Unauthorized, cpu)
+			s.Lost, s.Duplicates, s.Order, s.Unauthorized, cpu, tool)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "stopped: %s\n", r.StopReason)
