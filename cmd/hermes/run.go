@@ -45,6 +45,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 			return a.tokenCheck(ctx, rest[1:])
 		}
 		return a.token(rest)
+	case "bench":
+		return a.bench(ctx, rest)
 	case "version", "--version", "-version":
 		fmt.Fprintln(a.stdout, versionString())
 		return exitOK
@@ -66,6 +68,7 @@ Commands:
   token     print a signed JWT for publishers or subscribers (hermes token -h)
   token check
             say whether the hub accepts a token, and why not (hermes token check -h)
+  bench     put load on a Mercure hub and measure it (hermes bench -h)
   version   print the version
 
 Try it: hermes serve --dev
