@@ -111,6 +111,11 @@ func (h *Hub) parseUpdate(w http.ResponseWriter, r *http.Request) (*transport.Ev
 			if topic.IsReserved(p.value, Path) {
 				return nil, badRequest("the topic is in the hub's reserved namespace")
 			}
+			if topic.HasDotSegment(p.value) {
+				// One meaning for every matcher: legacy selectors read the
+				// raw string, URL patterns the normalised URL (finding 6).
+				return nil, badRequest("the topic's path has a . or .. segment; publish the normalised topic")
+			}
 			ev.Topics = append(ev.Topics, p.value)
 		case "data":
 			if seen.data {

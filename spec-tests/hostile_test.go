@@ -6,6 +6,7 @@ package spectests_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -80,5 +81,59 @@ func TestHostile_MetadataDoesNotReflectHost_Finding5(t *testing.T) {
 		if c := challenge(t, res); strings.Contains(c, otherHub) || strings.Contains(c, "resource_metadata") {
 			t.Errorf("challenge without a resource id: %q", c)
 		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Finding 6: one normalisation of a topic for every matcher and grant.
+// Legacy grants match the raw topic string, URL patterns the WHATWG-
+// normalised URL, so a topic with dot segments could pass a legacy grant
+// on one path and be delivered on another. The rule: a published topic
+// (canonical or alternate) whose path has a dot segment, `.` or `..`,
+// percent-encoded or not, is refused with 400 in both dialects. Every
+// stored topic then means the same to both kinds of matcher.
+
+// TestHostile_DotSegmentsInTopics_Finding6: a publisher granted bob's
+// subtree cannot reach a subscriber of alice's inbox through `..`, in
+// either dialect, and every spelling of a dot segment is refused.
+func TestHostile_DotSegmentsInTopics_Finding6(t *testing.T) {
+	t.Parallel()
+	const (
+		bobGrant   = "https://example.com/users/bob/{+rest}"
+		aliceInbox = "https://example.com/users/alice/inbox"
+	)
+	escapes := []string{
+		"https://example.com/users/bob/../alice/inbox",
+		"https://example.com/users/bob/%2e%2e/alice/inbox",
+		"https://example.com/users/bob/%2E%2E/alice/inbox",
+		"https://example.com/users/bob/.%2e/alice/inbox",
+		"https://example.com/users/bob/%2e./alice/inbox",
+		"https://example.com/users/bob/..\\alice/inbox",
+		"https://example.com/users/bob/./../alice/inbox",
+		"https://example.com/users/bob/..",
+	}
+	each(t, anon, func(t *testing.T, h *Harness) {
+		alice := h.subscribe(t, Req{
+			Query: "match_urlpattern=" + url.QueryEscape("https://example.com/users/alice/*"),
+			Token: h.modernSub(tm("https://example.com/users/alice/*", "urlpattern")),
+		})
+		legacyBob := h.legacyPub(bobGrant)
+		modernBob := h.modernPub(tm("https://example.com/users/bob/*", "urlpattern"))
+		for _, topic := range escapes {
+			for dialect, tok := range map[string]string{"legacy": legacyBob, "draft-08": modernBob} {
+				res := h.publishAs(t, tok, "topic", topic, "data", "forged", "private", "on")
+				wantStatus(t, res, http.StatusBadRequest, dialect+" publish to "+topic)
+				// As an alternate topic too.
+				res = h.publishAs(t, tok, "topic", "https://example.com/users/bob/x", "topic", topic, "data", "forged", "private", "on")
+				wantStatus(t, res, http.StatusBadRequest, dialect+" publish with alternate "+topic)
+			}
+		}
+		// Dots inside a segment are no dot segment.
+		for _, topic := range []string{"https://example.com/users/bob/a..b", "https://example.com/users/bob/.hidden", "https://example.com/users/bob/v1.2"} {
+			wantStatus(t, h.publishAs(t, legacyBob, "topic", topic), http.StatusOK, "legacy publish to "+topic)
+		}
+		// The marker proves that nothing forged reached alice before it.
+		marker := h.publish(t, "topic", aliceInbox, "data", "real", "private", "on")
+		alice.expectIDs(t, marker)
 	})
 }
