@@ -277,7 +277,6 @@ func TestCheckPresentationLimits(t *testing.T) {
 	a := newAuth(t)
 	for name, tok := range map[string]string{
 		"empty":     "",
-		"too long":  strings.Repeat("a", defaultMaxTokenBytes+1),
 		"not b64":   "a b.c",
 		"with CRLF": legacyToken(t, subSecret, `{}`) + "\r\n",
 	} {
@@ -285,6 +284,10 @@ func TestCheckPresentationLimits(t *testing.T) {
 		if err == nil || err.Status != http.StatusBadRequest || err.Code != CodeInvalidRequest || err.Reason == "" {
 			t.Errorf("%s: %v, want 400 invalid_request with a reason", name, err)
 		}
+	}
+	_, err := a.Check(context.Background(), strings.Repeat("a", defaultMaxTokenBytes+1), Subscriber, testHub)
+	if err == nil || err.Status != http.StatusUnauthorized || err.Rule != RuleTooLarge {
+		t.Errorf("too long: %v, want 401 invalid_token (too large)", err)
 	}
 	if _, err := a.Check(context.Background(), legacyToken(t, subSecret, `{}`), Role(7), testHub); err == nil || err.Status != http.StatusInternalServerError {
 		t.Errorf("unknown role: %v", err)

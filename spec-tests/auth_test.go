@@ -572,8 +572,8 @@ func TestAD6_AnyInvalidDetailRejectsTheWholeToken(t *testing.T) {
 
 func TestAD6_LimitsOnDetailsAndMatchers(t *testing.T) {
 	t.Parallel()
-	// Raise the token-size limit (a presentation limit, 400) so that the
-	// details limits are what gets checked.
+	// Raise the token-size limit so that the details limits are what gets
+	// checked (both answer 401 invalid_token).
 	each(t, Options{Anonymous: true, MaxTokenBytes: 1 << 20}, func(t *testing.T, h *Harness) {
 		// 100 details, 100 matchers in all and 4096-byte patterns are
 		// accepted (the reference hub's limits); one more is refused.

@@ -5,6 +5,7 @@ package spectests_test
 // is named after the finding it guards and fails on the hub before the fix.
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -135,5 +136,39 @@ func TestHostile_DotSegmentsInTopics_Finding6(t *testing.T) {
 		// The marker proves that nothing forged reached alice before it.
 		marker := h.publish(t, "topic", aliceInbox, "data", "real", "private", "on")
 		alice.expectIDs(t, marker)
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Finding 9: small ones.
+
+// TestHostile_RetryIsBounded_Finding9: a publisher scoped to one topic must
+// not be able to stop its subscribers' clients from ever reconnecting: retry
+// is at most a day in milliseconds.
+func TestHostile_RetryIsBounded_Finding9(t *testing.T) {
+	t.Parallel()
+	each(t, anon, func(t *testing.T, h *Harness) {
+		wantStatus(t, h.publishAs(t, h.pubAll, "topic", topicA, "retry", "86400000"), http.StatusOK, "retry of a day")
+		for _, retry := range []string{"86400001", "4294967296", "18446744073709551615", "99999999999999999999999"} {
+			wantStatus(t, h.publishAs(t, h.pubAll, "topic", topicA, "retry", retry), http.StatusBadRequest, "retry "+retry)
+		}
+	})
+}
+
+// TestHostile_OversizedTokenIsInvalidToken_Finding9: a token over the
+// hub's limits, whether the byte size or the number of details, matchers or
+// pattern length, is a 401 invalid_token (AD-6, ERR-3), not a 400.
+func TestHostile_OversizedTokenIsInvalidToken_Finding9(t *testing.T) {
+	t.Parallel()
+	each(t, anon, func(t *testing.T, h *Harness) {
+		many := make([]any, 101)
+		for i := range many {
+			many[i] = detail([]string{"publish"}, fmt.Sprintf("https://example.com/a-rather-long-topic-name/%d", i))
+		}
+		wantAuthError(t, h.pubWithDetails(t, many...), http.StatusUnauthorized, "invalid_token", "101 details over the byte limit")
+		long := topicA + "/" + strings.Repeat("x", 20<<10)
+		wantAuthError(t, h.pubWithDetails(t, detail([]string{"publish"}, long)), http.StatusUnauthorized, "invalid_token", "20 KiB pattern")
+		res := h.call(t, Req{Query: "topic=" + topicA, Cookies: []*http.Cookie{{Name: "mercureAuthorization", Value: h.legacyPub(long)}}})
+		wantAuthError(t, res, http.StatusUnauthorized, "invalid_token", "oversized cookie token")
 	})
 }
