@@ -192,24 +192,12 @@ func (r Role) String() string {
 	}
 }
 
-// ResourceID returns the configured resource identifier, or derives it from
-// r as scheme://Host + hub path (TV-6), the scheme being https when r came
-// over TLS. Forwarded headers are not trusted here: a proxy setup must
-// configure the identifier.
-func (a *Authorizer) ResourceID(r *http.Request) string {
-	if a.resourceID != "" {
-		return a.resourceID
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	host := r.Host
-	if host == "" && r.URL != nil {
-		host = r.URL.Host
-	}
-	// Hosts are case-insensitive; issuers write them in lower case.
-	return scheme + "://" + strings.ToLower(host) + a.hubPath
+// ResourceID returns the configured resource identifier (TV-6), "" when
+// there is none. It is never derived from a request: the Host header is the
+// client's to choose, and an audience taken from it would let a token
+// issued for another hub of the same issuer in.
+func (a *Authorizer) ResourceID() string {
+	return a.resourceID
 }
 
 // Authenticate finds and verifies the token r presents for role. It returns
@@ -232,7 +220,7 @@ func (a *Authorizer) Authenticate(r *http.Request, role Role) (*Grant, error) {
 			return nil, err
 		}
 	}
-	g, verr := a.verify(r.Context(), role, p.token, a.ResourceID(r))
+	g, verr := a.verify(r.Context(), role, p.token, a.resourceID)
 	if verr != nil {
 		verr.Reason = p.where() + ": " + verr.Reason
 		return nil, verr
@@ -445,6 +433,9 @@ func (a *Authorizer) verifyModern(rawTyp any, c rawClaims, resourceID string) (*
 	if a.issuer == "" {
 		return nil, invalidToken(RuleNoIssuerConfigured, "draft-08 token refused: no issuer is configured, so the hub accepts legacy tokens only")
 	}
+	if resourceID == "" {
+		return nil, invalidToken(RuleNoResourceID, "draft-08 token refused: no resource id is configured (--resource-id), so the hub accepts legacy tokens only")
+	}
 	var iss string
 	raw, ok := c["iss"]
 	switch {
@@ -458,9 +449,6 @@ func (a *Authorizer) verifyModern(rawTyp any, c rawClaims, resourceID string) (*
 	exp, err := checkTimes(c, a.now(), true, false)
 	if err != nil {
 		return nil, err
-	}
-	if resourceID == "" {
-		return nil, invalidToken(RuleNoResourceID, "aud cannot be checked: no resource id to compare it with")
 	}
 	if err := checkAudience(c["aud"], resourceID); err != nil {
 		return nil, invalidToken(RuleAudience, "%v", err)

@@ -15,8 +15,7 @@ import (
 // token sent in an Authorization header: same size and syntax limits, same
 // keys, same claim rules. resourceID is the aud a draft-08 token must
 // contain; "" means the configured ResourceID (without either, draft-08
-// tokens are refused, as the hub would have to derive the value from a
-// request). It exists for `hermes token check`, which answers the most
+// tokens are refused, as the hub refuses them). It exists for `hermes token check`, which answers the most
 // common hub question, "why is my token refused?", with the Reason of the
 // returned Error. Printing is the caller's: auth returns the Grant or the
 // Error with its Rule, Dialect, Key and At.

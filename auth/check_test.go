@@ -277,7 +277,6 @@ func TestCheckPresentationLimits(t *testing.T) {
 	a := newAuth(t)
 	for name, tok := range map[string]string{
 		"empty":     "",
-		"too long":  strings.Repeat("a", defaultMaxTokenBytes+1),
 		"not b64":   "a b.c",
 		"with CRLF": legacyToken(t, subSecret, `{}`) + "\r\n",
 	} {
@@ -285,6 +284,10 @@ func TestCheckPresentationLimits(t *testing.T) {
 		if err == nil || err.Status != http.StatusBadRequest || err.Code != CodeInvalidRequest || err.Reason == "" {
 			t.Errorf("%s: %v, want 400 invalid_request with a reason", name, err)
 		}
+	}
+	_, err := a.Check(context.Background(), strings.Repeat("a", defaultMaxTokenBytes+1), Subscriber, testHub)
+	if err == nil || err.Status != http.StatusUnauthorized || err.Rule != RuleTooLarge {
+		t.Errorf("too long: %v, want 401 invalid_token (too large)", err)
 	}
 	if _, err := a.Check(context.Background(), legacyToken(t, subSecret, `{}`), Role(7), testHub); err == nil || err.Status != http.StatusInternalServerError {
 		t.Errorf("unknown role: %v", err)
@@ -304,18 +307,17 @@ func TestCheckResourceID(t *testing.T) {
 	if _, err := a.Check(ctx, tok, Subscriber, "https://elsewhere.test/.well-known/mercure"); err == nil || !strings.HasPrefix(err.Reason, "aud ") {
 		t.Errorf("explicit other resource id: %v", err)
 	}
+	if _, err := a.Check(ctx, tok, Subscriber, ""); err != nil {
+		t.Errorf("configured resource id: %v", err)
+	}
+	a = newAuth(t, func(c *Config) { c.ResourceID = "" })
 	_, err := a.Check(ctx, tok, Subscriber, "")
-	if err == nil || err.Reason != "aud cannot be checked: no resource id to compare it with" {
+	if err == nil || err.Rule != RuleNoResourceID || !strings.Contains(err.Reason, "--resource-id") {
 		t.Errorf("no resource id: %v", err)
 	}
 	// Legacy tokens have no aud rule, so they need no resource id.
 	if _, err := a.Check(ctx, legacyToken(t, subSecret, `{"aud":"whatever"}`), Subscriber, ""); err != nil {
 		t.Errorf("legacy without resource id: %v", err)
-	}
-
-	a = newAuth(t, func(c *Config) { c.ResourceID = testHub })
-	if _, err := a.Check(ctx, tok, Subscriber, ""); err != nil {
-		t.Errorf("configured resource id: %v", err)
 	}
 }
 

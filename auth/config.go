@@ -70,8 +70,9 @@ type Config struct {
 	// Issuer is the iss every modern (draft-08) token must carry exactly.
 	// Empty: modern tokens are refused (legacy tokens need no issuer).
 	Issuer string
-	// ResourceID is the aud modern tokens must contain. Empty: derived per
-	// request as scheme://Host + HubPath.
+	// ResourceID is the aud modern tokens must contain. Empty: modern
+	// tokens are refused, as without Issuer; it is never derived from a
+	// request, whose Host the client chooses.
 	ResourceID string
 	// HubPath is the hub's path. Empty means /.well-known/mercure.
 	HubPath string

@@ -37,6 +37,7 @@ const (
 	RuleExpired            Rule = "expired"              // exp is in the past: At is exp
 	RuleNotYetValid        Rule = "not_yet_valid"        // nbf is in the future: At is nbf
 	RuleClaims             Rule = "claims"               // mercure or authorization_details claim malformed or over a limit
+	RuleTooLarge           Rule = "too_large"            // the token is longer than the hub's limit (AD-6)
 	RuleScope              Rule = "scope"                // valid token, operation not granted (ERR-4)
 	RuleInternal           Rule = "internal"             // a caller mistake, not the client's
 )
@@ -130,6 +131,14 @@ func errInternal(reason string) *Error {
 
 func invalidRequest(rule Rule, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Rule: rule, Reason: fmt.Sprintf(format, args...)}
+}
+
+// tooLarge refuses a token longer than limit bytes. A token that large
+// is over the limits on details, matchers or pattern length in all but
+// name, which AD-6 answers with 401 invalid_token; reading its claims
+// would cost what the limit is there to prevent.
+func tooLarge(where string, size, limit int) *Error {
+	return invalidToken(RuleTooLarge, "%s of %d bytes exceeds the limit of %d bytes", where, size, limit)
 }
 
 func invalidToken(rule Rule, format string, args ...any) *Error {

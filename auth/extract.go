@@ -61,7 +61,7 @@ func (a *Authorizer) findToken(r *http.Request) (*presented, *Error) {
 				return nil, invalidRequest(RulePresentation, "empty authorization query parameter")
 			}
 			if len(vals[0]) > a.maxToken {
-				return nil, invalidRequest(RulePresentation, "token in the authorization query parameter longer than %d bytes", a.maxToken)
+				return nil, tooLarge("token in the authorization query parameter", len(vals[0]), a.maxToken)
 			}
 			return &presented{token: vals[0], src: fromQuery}, nil
 		}
@@ -74,7 +74,7 @@ func (a *Authorizer) findToken(r *http.Request) (*presented, *Error) {
 			continue
 		}
 		if len(c.Value) > a.maxToken {
-			return nil, invalidRequest(RulePresentation, "token in cookie %s longer than %d bytes", name, a.maxToken)
+			return nil, tooLarge("token in cookie "+name, len(c.Value), a.maxToken)
 		}
 		return &presented{token: c.Value, src: fromCookie, name: name}, nil
 	}
@@ -91,7 +91,7 @@ func (a *Authorizer) parseBearer(v string) (string, *Error) {
 	}
 	tok := v[len(scheme):]
 	if len(tok) > a.maxToken {
-		return "", invalidRequest(RulePresentation, "Authorization header token longer than %d bytes", a.maxToken)
+		return "", tooLarge("Authorization header token", len(tok), a.maxToken)
 	}
 	if !isB64Token(tok) {
 		return "", invalidRequest(RulePresentation, "Authorization header token is not an RFC 6750 b64token")

@@ -50,6 +50,7 @@ func baseConfig() Config {
 		PublisherKey:   pubSecret,
 		SubscriberKey:  subSecret,
 		Issuer:         testIssuer,
+		ResourceID:     testHub,
 		PublishOrigins: []string{"https://app.test"},
 		TopicOptions:   topic.Options{Base: testHub},
 		Now:            fixedNow,

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -258,45 +259,39 @@ func TestTV6_Audience(t *testing.T) {
 	}
 }
 
-func TestTV6_DerivedResourceID(t *testing.T) {
+// TestTV6_ResourceIDIsNeverDerivedFromTheRequest: the audience is the
+// configured resource id whatever Host or scheme the request carries, and
+// without one draft-08 tokens are refused (issue 10, finding 5).
+func TestTV6_ResourceIDIsNeverDerivedFromTheRequest(t *testing.T) {
 	a := newAuth(t)
-	r := mustRequest(t, "GET", "https://hub.test/.well-known/mercure")
-	if got := a.ResourceID(r); got != testHub {
-		t.Fatalf("TLS request: %q", got)
-	}
-	r = mustRequest(t, "GET", "http://hub.test:8080/.well-known/mercure")
-	if got := a.ResourceID(r); got != "http://hub.test:8080/.well-known/mercure" {
-		t.Fatalf("plain request: %q", got)
-	}
-	r.Host = "Hub.Test:8080"
-	if got := a.ResourceID(r); got != "http://hub.test:8080/.well-known/mercure" {
-		t.Fatalf("host case: %q", got)
-	}
-	r.TLS = &tls.ConnectionState{}
-	if got := a.ResourceID(r); got != "https://hub.test:8080/.well-known/mercure" {
-		t.Fatalf("TLS scheme: %q", got)
-	}
-	// Tokens are bound to the host they were issued for.
-	tok := modernToken(t, subSecret, subscribeAll()) // aud https://hub.test/…
-	r = bearerRequest("GET", tok)
-	r.Host = "other.test"
-	mustInvalid(t, a, r, Subscriber)
-	r = bearerRequest("GET", tok)
-	r.TLS = nil // same host over plain HTTP: another identifier
-	mustInvalid(t, a, r, Subscriber)
-
-	custom := newAuth(t, func(c *Config) { c.HubPath = "/hub" })
-	if got := custom.ResourceID(mustRequest(t, "GET", "https://h.test/hub")); got != "https://h.test/hub" {
-		t.Fatalf("hub path: %q", got)
-	}
-	fixed := newAuth(t, func(c *Config) { c.ResourceID = "urn:hermes:test" })
-	if got := fixed.ResourceID(mustRequest(t, "GET", "https://h.test/")); got != "urn:hermes:test" {
+	if got := a.ResourceID(); got != testHub {
 		t.Fatalf("configured: %q", got)
 	}
+	tok := modernToken(t, subSecret, subscribeAll()) // aud testHub
+	r := bearerRequest("GET", tok)
+	r.Host = "other.test"
+	r.TLS = &tls.ConnectionState{}
+	mustGrant(t, a, r, Subscriber) // Host plays no part
 	c := subscribeAll()
-	c["aud"] = "urn:hermes:test"
-	mustGrant(t, fixed, bearerRequest("GET", modernToken(t, subSecret, c)), Subscriber)
-	mustInvalid(t, fixed, bearerRequest("GET", tok), Subscriber)
+	c["aud"] = "https://other.test/.well-known/mercure"
+	r = bearerRequest("GET", modernToken(t, subSecret, c))
+	r.Host = "other.test"
+	mustInvalid(t, a, r, Subscriber)
+
+	none := newAuth(t, func(c *Config) { c.ResourceID = "" })
+	if got := none.ResourceID(); got != "" {
+		t.Fatalf("none configured: %q", got)
+	}
+	for _, host := range []string{"hub.test", "other.test"} {
+		r := bearerRequest("GET", tok)
+		r.Host = host
+		_, err := none.Authenticate(r, Subscriber)
+		if e := authErr(t, err, http.StatusUnauthorized, CodeInvalidToken); e.Rule != RuleNoResourceID {
+			t.Errorf("Host %s: rule %q, want %q", host, e.Rule, RuleNoResourceID)
+		}
+	}
+	// Legacy tokens have no audience and need no resource id.
+	mustGrant(t, none, bearerRequest("GET", legacyToken(t, subSecret, `{"mercure":{"subscribe":["*"]}}`)), Subscriber)
 }
 
 func TestTV7_IssuerExactMatch(t *testing.T) {

@@ -28,8 +28,8 @@ const (
 type Authenticator interface {
 	Authenticate(r *http.Request, role auth.Role) (*auth.Grant, error)
 	// ResourceID is the identifier modern tokens must name in aud: the
-	// configured one, or the one derived from the request.
-	ResourceID(r *http.Request) string
+	// configured one, "" when there is none (never derived from a request).
+	ResourceID() string
 }
 
 // Config is everything a Hub needs. Zero values are documented per field and

@@ -14,12 +14,12 @@ import (
 // served (RFC 9728, PRM-1): the well-known prefix followed by the hub path.
 const MetadataPath = "/.well-known/oauth-protected-resource" + Path
 
-// metadataURL is the absolute URL of the metadata document for the hub that
-// r reached, named in 401 challenges (ERR-1, PRM-5). It is taken from the
-// resource identifier, so that a hub behind a TLS-terminating proxy with a
-// configured identifier names its public URL.
-func (h *Hub) metadataURL(r *http.Request) string {
-	u, err := url.Parse(h.cfg.Auth.ResourceID(r))
+// metadataURL is the absolute URL of the metadata document, named in 401
+// challenges (ERR-1, PRM-5). It is taken from the configured resource
+// identifier, never from the request: the challenge must not reflect a
+// Host the client chose. Without a resource id it is "".
+func (h *Hub) metadataURL() string {
+	u, err := url.Parse(h.cfg.Auth.ResourceID())
 	if err != nil || u.Host == "" {
 		return ""
 	}
@@ -29,7 +29,16 @@ func (h *Hub) metadataURL(r *http.Request) string {
 // metadata serves the protected resource metadata: the value clients put in
 // aud, how tokens are presented, the cookie name. Its presence is also how
 // clients tell a draft-08 hub from a 0.x one (PRM-4).
+//
+// Without a configured resource id there is no document: the hub accepts
+// no draft-08 token then, and a resource taken from the request's Host
+// would put a client-chosen value in a cacheable response.
 func (h *Hub) metadata(w http.ResponseWriter, r *http.Request) {
+	resource := h.cfg.Auth.ResourceID()
+	if resource == "" {
+		http.NotFound(w, r)
+		return
+	}
 	doc := struct {
 		Resource           string   `json:"resource"`
 		BearerMethods      []string `json:"bearer_methods_supported"`
@@ -37,7 +46,7 @@ func (h *Hub) metadata(w http.ResponseWriter, r *http.Request) {
 		Cookie             string   `json:"mercure_cookie,omitempty"`
 		MercureSubscribers bool     `json:"mercure_subscriptions,omitempty"`
 	}{
-		Resource: h.cfg.Auth.ResourceID(r),
+		Resource: resource,
 		// Only the header is listed: the cookie is announced through
 		// mercure_cookie, and query tokens are a legacy-only extension.
 		BearerMethods: []string{"header"},

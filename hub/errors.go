@@ -81,7 +81,7 @@ func (h *Hub) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			return
 		}
 		h.log.Debug("request refused", "status", ae.Status, "rule", ae.Rule, "reason", ae.Reason, "method", r.Method, "remote", r.RemoteAddr)
-		w.Header().Set("WWW-Authenticate", challenge(ae, h.metadataURL(r)))
+		w.Header().Set("WWW-Authenticate", challenge(ae, h.metadataURL()))
 		http.Error(w, http.StatusText(ae.Status), ae.Status)
 	case errors.As(err, &re):
 		http.Error(w, re.msg, re.status)

@@ -29,7 +29,7 @@ func (a openAuth) Authenticate(r *http.Request, role auth.Role) (*auth.Grant, er
 	return nil, nil
 }
 
-func (a openAuth) ResourceID(r *http.Request) string { return "http://" + r.Host + Path }
+func (a openAuth) ResourceID() string { return "http://hub.test" + Path }
 
 func newTestHub(t *testing.T, size int) (*Hub, *httptest.Server) {
 	t.Helper()

@@ -111,6 +111,11 @@ func (h *Hub) parseUpdate(w http.ResponseWriter, r *http.Request) (*transport.Ev
 			if topic.IsReserved(p.value, Path) {
 				return nil, badRequest("the topic is in the hub's reserved namespace")
 			}
+			if topic.HasDotSegment(p.value) {
+				// One meaning for every matcher: legacy selectors read the
+				// raw string, URL patterns the normalised URL (finding 6).
+				return nil, badRequest("the topic's path has a . or .. segment; publish the normalised topic")
+			}
 			ev.Topics = append(ev.Topics, p.value)
 		case "data":
 			if seen.data {
@@ -184,6 +189,11 @@ func (h *Hub) checkField(name, v string) error {
 	return nil
 }
 
+// MaxRetry bounds the retry field, in milliseconds: a day. A publisher
+// scoped to one topic must not be able to keep its subscribers' clients
+// from ever reconnecting (issue 10, finding 9).
+const MaxRetry = 24 * 60 * 60 * 1000
+
 // parseRetry accepts ASCII digits only (PUB-12): strconv would also take a
 // sign.
 func parseRetry(v string) (uint64, error) {
@@ -193,8 +203,8 @@ func parseRetry(v string) (uint64, error) {
 		}
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		return 0, badRequest("retry is out of range")
+	if err != nil || n > MaxRetry {
+		return 0, badRequest("retry exceeds %d ms (a day)", MaxRetry)
 	}
 	return n, nil
 }

@@ -414,7 +414,7 @@ func TestTV5_ExpIsRequiredAndEnforcedOnModernTokens(t *testing.T) {
 	})
 }
 
-func TestTV6_AudMustContainTheDerivedResourceID(t *testing.T) {
+func TestTV6_AudMustContainTheResourceID(t *testing.T) {
 	t.Parallel()
 	each(t, anon, func(t *testing.T, h *Harness) {
 		good := h.modernClaims(detail([]string{"publish"}, "*"))
@@ -439,17 +439,17 @@ func TestTV6_AudMustContainTheDerivedResourceID(t *testing.T) {
 	})
 }
 
-// Pitfall 28 (§4): without a configured resource id, tokens are bound to the
-// Host they were issued for.
-func TestTV6_DerivedResourceIDFollowsTheHost(t *testing.T) {
+// The audience is the configured resource id whatever Host the client
+// sends (issue 10, finding 5; see also hostile_test.go).
+func TestTV6_AudienceIgnoresTheHost(t *testing.T) {
 	t.Parallel()
 	each(t, anon, func(t *testing.T, h *Harness) {
 		tok := h.modernPub("*")
 		res := h.call(t, Req{Method: http.MethodPost, Body: form("topic", topicA), ContentType: formType, Token: tok, Host: "other.example"})
-		wantAuthError(t, res, http.StatusUnauthorized, "invalid_token", "token for the real host sent with Host: other.example")
+		wantStatus(t, res, http.StatusOK, "token for the resource id sent with Host: other.example")
 		forOther := h.signPub(modernHeader, with(h.modernClaims(detail([]string{"publish"}, "*")), "aud", "http://other.example/.well-known/mercure"))
 		res = h.call(t, Req{Method: http.MethodPost, Body: form("topic", topicA), ContentType: formType, Token: forOther, Host: "other.example"})
-		wantStatus(t, res, http.StatusOK, "token for other.example sent with Host: other.example")
+		wantAuthError(t, res, http.StatusUnauthorized, "invalid_token", "token for other.example sent with Host: other.example")
 	})
 }
 
@@ -572,8 +572,8 @@ func TestAD6_AnyInvalidDetailRejectsTheWholeToken(t *testing.T) {
 
 func TestAD6_LimitsOnDetailsAndMatchers(t *testing.T) {
 	t.Parallel()
-	// Raise the token-size limit (a presentation limit, 400) so that the
-	// details limits are what gets checked.
+	// Raise the token-size limit so that the details limits are what gets
+	// checked (both answer 401 invalid_token).
 	each(t, Options{Anonymous: true, MaxTokenBytes: 1 << 20}, func(t *testing.T, h *Harness) {
 		// 100 details, 100 matchers in all and 4096-byte patterns are
 		// accepted (the reference hub's limits); one more is refused.

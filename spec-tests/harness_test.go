@@ -74,9 +74,10 @@ type Options struct {
 	// NoIssuer configures none (modern tokens are then refused).
 	Issuer   string
 	NoIssuer bool
-	// ResourceID is the aud of modern tokens; empty: derived per request
-	// as scheme://Host/.well-known/mercure.
-	ResourceID string
+	// ResourceID is the aud of modern tokens; empty: the hub URL (h.URL).
+	// NoResourceID configures none (draft-08 tokens are then refused).
+	ResourceID   string
+	NoResourceID bool
 	// Heartbeat zero disables heartbeats in tests.
 	Heartbeat    time.Duration
 	WriteTimeout time.Duration
@@ -107,7 +108,7 @@ type Options struct {
 type Harness struct {
 	Proto  string // "h1" or "h2c"
 	Origin string // scheme://host:port of the server
-	URL    string // Origin + hub.Path: the hub URL and the derived resource id
+	URL    string // Origin + hub.Path: the hub URL and the default resource id
 	Hub    *hub.Hub
 
 	opts   Options
@@ -176,12 +177,16 @@ func newHarness(t *testing.T, proto string, opts Options) *Harness {
 		t.Fatalf("creating the %s transport: %v", name, err)
 	}
 	topts := topic.Options{Base: h.URL}
+	resourceID := opts.ResourceID
+	if resourceID == "" && !opts.NoResourceID {
+		resourceID = h.URL
+	}
 	az, err := auth.New(auth.Config{
 		PublisherKey:   h.pubKey,
 		SubscriberKey:  h.subKey,
 		Alg:            opts.Alg,
 		Issuer:         h.issuer,
-		ResourceID:     opts.ResourceID,
+		ResourceID:     resourceID,
 		CookieNames:    opts.CookieNames,
 		PublishOrigins: opts.PublishOrigins,
 		MaxTokenBytes:  opts.MaxTokenBytes,

@@ -94,24 +94,32 @@ func describeRefusal(e *auth.Error, now time.Time) string {
 
 // describeTime renders t as RFC 3339 in UTC with its distance from now:
 // "2026-11-22T10:00:00Z (3h ago)".
+//
+// The distance is computed in whole seconds, not as a time.Duration: a
+// token's exp may lie thousands of years away, where a Duration saturates
+// and its negation overflows (issue 10, finding 9).
 func describeTime(t, now time.Time) string {
-	d := t.Sub(now)
+	secs := t.Unix() - now.Unix() // |secs| < 2^63: token dates are bounded by auth
 	var rel string
 	switch {
-	case d > -time.Second && d < time.Second:
+	case secs == 0:
 		rel = "now"
-	case d < 0:
-		rel = humanDuration(-d) + " ago"
+	case secs < 0:
+		rel = humanSeconds(-secs) + " ago"
 	default:
-		rel = "in " + humanDuration(d)
+		rel = "in " + humanSeconds(secs)
 	}
 	return t.UTC().Format(time.RFC3339) + " (" + rel + ")"
 }
 
-// humanDuration renders d with its two largest units: 45s, 3m20s, 3h,
-// 2h5m, 12d, 3d4h.
-func humanDuration(d time.Duration) string {
-	const day = 24 * time.Hour
+// humanSeconds renders a positive number of seconds with its two largest
+// units: 45s, 3m20s, 3h, 2h5m, 12d, 3d4h.
+func humanSeconds(s int64) string {
+	const (
+		minute = 60
+		hour   = 60 * minute
+		day    = 24 * hour
+	)
 	two := func(n1 int64, u1 string, n2 int64, u2 string) string {
 		if n2 == 0 {
 			return fmt.Sprintf("%d%s", n1, u1)
@@ -119,13 +127,13 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d%s%d%s", n1, u1, n2, u2)
 	}
 	switch {
-	case d >= day:
-		return two(int64(d/day), "d", int64(d%day/time.Hour), "h")
-	case d >= time.Hour:
-		return two(int64(d/time.Hour), "h", int64(d%time.Hour/time.Minute), "m")
-	case d >= time.Minute:
-		return two(int64(d/time.Minute), "m", int64(d%time.Minute/time.Second), "s")
+	case s >= day:
+		return two(s/day, "d", s%day/hour, "h")
+	case s >= hour:
+		return two(s/hour, "h", s%hour/minute, "m")
+	case s >= minute:
+		return two(s/minute, "m", s%minute, "s")
 	default:
-		return fmt.Sprintf("%ds", int64(d/time.Second))
+		return fmt.Sprintf("%ds", s)
 	}
 }

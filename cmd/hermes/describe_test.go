@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,9 +131,55 @@ func TestDescribeTime(t *testing.T) {
 			t.Errorf("%v: got %q, want %q", tc.d, got, tc.want)
 		}
 	}
+	// Sub-second distances round to whole seconds of the Unix clock.
+	if got := describeTime(now.Add(300*time.Millisecond), now); got != "2026-11-22T10:00:00Z (now)" {
+		t.Errorf("sub-second: %q", got)
+	}
 	// Times in another zone are shown in UTC.
 	paris := time.FixedZone("CET", 3600)
 	if got := describeTime(now.In(paris), now); got != "2026-11-22T10:00:00Z (now)" {
 		t.Errorf("zone: %q", got)
+	}
+}
+
+// TestHostile_AbsurdExpPrintsNoNegativeDuration_Finding9: an exp thousands
+// of years away, in the past or the future, is shown with a positive
+// distance; a time.Duration would saturate and its negation overflow.
+func TestHostile_AbsurdExpPrintsNoNegativeDuration_Finding9(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		sec  int64
+		want string
+	}{
+		{-1e12, "ago)"},
+		{1e12, "(in "},
+		{-62135596800, "ago)"}, // year 1
+	} {
+		got := describeTime(time.Unix(tc.sec, 0), now)
+		if strings.Contains(got, "-") && !strings.HasPrefix(got, "-") {
+			// The date may carry '-' separators; the distance must not be negative.
+			if rel := got[strings.Index(got, "("):]; strings.Contains(rel, "-") {
+				t.Errorf("exp %d: %q has a negative distance", tc.sec, got)
+			}
+		}
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("exp %d: %q, want it to contain %q", tc.sec, got, tc.want)
+		}
+	}
+	// End to end: `hermes token check` on a token whose exp is absurdly
+	// far in the past.
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"exp": -1e12, "mercure": map[string]any{"subscribe": []string{"*"}}})
+	raw, err := tok.SignedString([]byte(checkKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := checkOut(t, nil, "--jwt-key", checkKey, "--role", "subscriber", raw)
+	for _, l := range lines(out) {
+		if i := strings.LastIndex(l, "("); i >= 0 && strings.Contains(l[i:], "-") {
+			t.Errorf("negative distance in %q", l)
+		}
+	}
+	if !strings.Contains(out, "subscriber: refused (401 invalid_token): expired at ") {
+		t.Errorf("not refused as expired:\n%s", out)
 	}
 }

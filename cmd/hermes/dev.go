@@ -64,6 +64,7 @@ func writeDevBanner(w io.Writer, cfg *serveConfig, k keys, baseURL string) {
 		fmt.Fprintf(w, "JWT secret (HS256): %s\n", k.devSecret)
 		fmt.Fprintln(w, "  pass it as --jwt-key (HERMES_JWT_KEY), MERCURE_JWT_SECRET (Symfony) or MERCURE_SECRET (Laravel)")
 	}
+	fmt.Fprintf(w, "Resource id (aud of draft-08 tokens): %s\n", cfg.ResourceID)
 	pub, pubErr := mintDevToken(k.publisher, cfg.PublisherAlg, true)
 	sub, subErr := mintDevToken(k.subscriber, cfg.SubscriberAlg, false)
 	if pubErr == nil {

@@ -59,7 +59,7 @@ var serveOptions = []option{
 	{name: "subscriber-jwt-alg", arg: "ALG", usage: "algorithm of the subscriber key (overrides --jwt-alg)", aliases: []string{"MERCURE_SUBSCRIBER_JWT_ALG"}},
 	{name: "jwks-url", arg: "URL", usage: "JWKS endpoint to fetch verification keys from (kid selects the key)"},
 	{name: "issuer", arg: "ISS", usage: "iss that draft-08 tokens must carry; without it draft-08 tokens are refused"},
-	{name: "resource-id", arg: "URL", usage: "aud that draft-08 tokens must contain (default: the request's scheme://host/.well-known/mercure)"},
+	{name: "resource-id", arg: "URL", usage: "aud that draft-08 tokens must contain, the public hub URL; without it draft-08 tokens are refused (--dev: the listen address's hub URL)"},
 	{name: "anonymous", isBool: true, def: "false", usage: "let subscribers without a token receive public updates"},
 	{name: "subscriptions", isBool: true, def: "false", usage: "publish subscription events and serve the subscription API (/.well-known/mercure/subscriptions)"},
 	{name: "cors-origins", arg: "LIST", usage: "comma-separated origins allowed to subscribe from browsers with credentials (* : any, without credentials)"},

@@ -72,6 +72,11 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	}
 	baseURL := "http://" + displayHostPort(cfg.Addr, ln.Addr())
 	hubURL := baseURL + hub.Path
+	if cfg.Dev && cfg.ResourceID == "" {
+		// The audience never comes from a request (a client chooses its
+		// Host), so dev mode names the URL it listens on.
+		cfg.ResourceID = hubURL
+	}
 
 	var adminLn net.Listener
 	if cfg.AdminAddr != "" {
@@ -121,6 +126,9 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	// line finds the tokens already printed.
 	if cfg.Dev {
 		writeDevBanner(a.stdout, cfg, k, baseURL)
+	}
+	if cfg.Issuer != "" && cfg.ResourceID == "" {
+		logger.Warn("--issuer is set but --resource-id is not: draft-08 tokens will be refused; set --resource-id to the public hub URL")
 	}
 	// The exact phrase "listening on http://" is what tests and scripts
 	// look for; keep it.

@@ -151,6 +151,20 @@ func TestServeDevEndToEnd(t *testing.T) {
 	pubToken := stdoutField(t, s, "Publisher token")
 	subToken := stdoutField(t, s, "Subscriber token")
 	secret := stdoutField(t, s, "JWT secret (HS256)")
+	// The audience never comes from a request: dev mode names its own URL
+	// (issue 10, finding 5) and serves it in the metadata.
+	if rid := stdoutField(t, s, "Resource id (aud of draft-08 tokens)"); rid != hubURL {
+		t.Errorf("dev resource id %q, want %q", rid, hubURL)
+	}
+	if resp, err := http.Get(s.URL + "/.well-known/oauth-protected-resource/.well-known/mercure"); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `"resource":"`+hubURL+`"`) {
+			t.Errorf("dev metadata: %d %s", resp.StatusCode, body)
+		}
+	}
 
 	out := s.Stdout.String()
 	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(secret) {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -44,8 +43,7 @@ type tokenCheckArgs struct {
 	jwksURL       string
 	issuer        string
 	resourceID    string
-	// resourceSource says where resourceID came from; "" when it is the
-	// guess for a local hub.
+	// resourceSource says where resourceID came from; "" when none is set.
 	resourceSource string
 }
 
@@ -158,9 +156,6 @@ func parseTokenCheck(args []string, env lookupEnv) (*tokenCheckArgs, error) {
 	if c.resourceID != "" && !isHTTPURL(c.resourceID) {
 		errs = append(errs, usageErrorf("%s: invalid URL %q (want an absolute http:// or https:// URL)", res.describe("resource-id"), c.resourceID))
 	}
-	if c.resourceID == "" {
-		c.resourceID = localResourceID(env)
-	}
 	if !c.publisherKey.given() && !c.subscriberKey.given() && c.jwksURL == "" {
 		errs = append(errs, usageErrorf("no key to check the token with: set --jwt-key (or HERMES_JWT_KEY), "+
 			"--publisher-jwt-key, --subscriber-jwt-key or --jwks-url, as for hermes serve"))
@@ -169,30 +164,6 @@ func parseTokenCheck(args []string, env lookupEnv) (*tokenCheckArgs, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// localResourceID is the resource id a hub without --resource-id derives
-// for requests sent to the address it listens on (HERMES_ADDR, else the
-// default), which is what a local client sees.
-func localResourceID(env lookupEnv) string {
-	addr := "localhost:3000"
-	if o, ok := findServeOption("addr"); ok {
-		addr = o.def
-		for _, v := range o.envVars() {
-			if s, ok := env(v); ok && s != "" {
-				addr = s
-				break
-			}
-		}
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		host, port = "localhost", "3000"
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "localhost"
-	}
-	return "http://" + strings.ToLower(net.JoinHostPort(host, port)) + hub.Path
 }
 
 // tokenCheck runs `hermes token check`. Exit code: 0 when the token is
@@ -369,7 +340,7 @@ func writeCheckSettings(w io.Writer, c *tokenCheckArgs, pubKey, subKey []byte, m
 	if c.resourceSource != "" {
 		fmt.Fprintf(w, "  resource id (aud): %s from %s\n", c.resourceID, c.resourceSource)
 	} else {
-		fmt.Fprintf(w, "  resource id (aud): %s (what a hub without --resource-id expects from local clients)\n", c.resourceID)
+		fmt.Fprintln(w, "  resource id (aud): none")
 	}
 }
 
@@ -383,9 +354,9 @@ func refusalHint(c *tokenCheckArgs, role auth.Role, e *auth.Error, pubKey, subKe
 	case e.Rule == auth.RuleSignature && e.Key != nil && !e.Key.JWKS && !auth.IsPEM(key):
 		return "the secret is used byte for byte: the token must be signed with exactly the same secret " +
 			"(no trailing newline or space, not base64-decoded, not the other role's secret)"
-	case e.Rule == auth.RuleAudience && c.resourceSource == "":
-		return "behind a proxy or on another host, pass --resource-id with the hub URL clients use " +
-			"(https://HOST/.well-known/mercure), as the hub's --resource-id should be"
+	case e.Rule == auth.RuleNoResourceID:
+		return "pass --resource-id (HERMES_RESOURCE_ID) with the hub URL clients use " +
+			"(https://HOST/.well-known/mercure), here and to hermes serve"
 	case e.Rule == auth.RuleNoIssuerConfigured:
 		return "pass --issuer (HERMES_ISSUER) with the iss of your authorization server, here and to hermes serve"
 	case e.Rule == auth.RuleNoKey:
@@ -485,8 +456,8 @@ hermes serve (HERMES_JWT_KEY, MERCURE_PUBLISHER_JWT_KEY, ...), so running
 this next to the hub checks against the hub's own configuration.
 
   --role ROLE                 publisher, subscriber or both (default both)
-  --resource-id URL           aud that draft-08 tokens must contain (default: the
-                              hub URL for local clients, http://localhost:3000/.well-known/mercure)
+  --resource-id URL           aud that draft-08 tokens must contain: the hub's
+                              --resource-id (without it draft-08 tokens are refused)
   --jwt-key KEY               key for both roles: a secret, PEM text, or @FILE
   --publisher-jwt-key KEY     key for publisher tokens (overrides --jwt-key)
   --subscriber-jwt-key KEY    key for subscriber tokens (overrides --jwt-key)
