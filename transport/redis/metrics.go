@@ -32,7 +32,7 @@ var Ops = []string{OpAppend, OpRead, OpLookup, OpReplay, OpTrim, OpCheck}
 
 type nopMetrics struct{}
 
-func (nopMetrics) RedisError(string)                   {}
+func (nopMetrics) RedisError(string)                    {}
 func (nopMetrics) RedisRoundTrip(string, time.Duration) {}
-func (nopMetrics) RedisFeedLag(uint64)                 {}
-func (nopMetrics) HistoryLost()                        {}
+func (nopMetrics) RedisFeedLag(uint64)                  {}
+func (nopMetrics) HistoryLost()                         {}

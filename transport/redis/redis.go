@@ -68,9 +68,9 @@ type Transport struct {
 	feed     chan *transport.Event
 	losses   chan transport.Loss
 	trimKick chan struct{}
-	closing  chan struct{} // closed first by Close: no more appends
-	draining chan struct{} // closed by Close once the writers are done: the reader feeds what is left
-	stop     chan struct{} // closed by Close when the drain is over or too long
+	closing  chan struct{}   // closed first by Close: no more appends
+	draining chan struct{}   // closed by Close once the writers are done: the reader feeds what is left
+	stop     chan struct{}   // closed by Close when the drain is over or too long
 	ctx      context.Context // ends with stop: the reader's and trimmer's calls
 	cancel   context.CancelFunc
 	writers  sync.WaitGroup
@@ -101,10 +101,10 @@ var (
 
 // request is one Append or AppendBatch, answered as a whole.
 type request struct {
-	evs   []*transport.Event
-	args  []any // id, time, payload per event, encoded by the publisher's goroutine
-	size  int
-	done  chan error // buffered: the writer never waits for the publisher
+	evs  []*transport.Event
+	args []any // id, time, payload per event, encoded by the publisher's goroutine
+	size int
+	done chan error // buffered: the writer never waits for the publisher
 }
 
 // Open connects to Redis as opts say and opens the history. It fails when
