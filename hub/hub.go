@@ -37,6 +37,7 @@ type Hub struct {
 	mu        sync.Mutex
 	closing   bool
 	streams   sync.WaitGroup
+	keeping   sync.WaitGroup // the subscription store's lease keeper
 	closeOnce sync.Once
 	closeErr  error
 
@@ -72,6 +73,7 @@ func New(cfg Config) (*Hub, error) {
 	h.handler = securityHeaders(h.withCORS(h.withSubscriptionsAPI(r)))
 
 	go h.run()
+	h.keepSubscriptions()
 	return h, nil
 }
 

@@ -184,6 +184,9 @@ func (h *Hub) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
 		err := h.Shutdown(ctx, 0)
 		h.cancel()
+		// The lease keeper may be storing subscription events: it ends
+		// with h.ctx, before the transport closes.
+		h.keeping.Wait()
 
 		h.pubMu.Lock()
 		h.pubClosed = true
