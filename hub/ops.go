@@ -185,8 +185,8 @@ func (h *Hub) Close(ctx context.Context) error {
 		err := h.Shutdown(ctx, 0)
 		h.cancel()
 		// The lease keeper may be storing subscription events: it ends
-		// with h.ctx, before the transport closes.
-		h.keeping.Wait()
+		// with h.ctx, and the lease with it, before the transport closes.
+		err = errors.Join(err, h.leaveSubscriptions(ctx))
 
 		h.pubMu.Lock()
 		h.pubClosed = true

@@ -47,6 +47,9 @@ type subscriptionLeaser interface {
 	// data) and has listed them again, after other nodes announced them
 	// ended.
 	Keep(ctx context.Context, announce func(ctx context.Context, records [][]byte, active bool) error)
+	// Close ends this node's lease at once, on a clean shutdown once
+	// its streams have ended: survivors need not wait for the lease.
+	Close(ctx context.Context) error
 }
 
 // subscriptionRecord is what the API and the subscription events need to
@@ -165,6 +168,21 @@ func (h *Hub) keepSubscriptions() {
 		defer h.keeping.Done()
 		l.Keep(h.ctx, h.announceRecords)
 	}()
+}
+
+// leaveSubscriptions ends a leasing store's lease once the keeper has
+// stopped, before the transport (whose client the store may share)
+// closes.
+func (h *Hub) leaveSubscriptions(ctx context.Context) error {
+	l, ok := h.cfg.SubscriptionStore.(subscriptionLeaser)
+	if !ok || !h.cfg.Subscriptions {
+		return nil
+	}
+	h.keeping.Wait()
+	if err := l.Close(ctx); err != nil {
+		return fmt.Errorf("hub: ending the subscription lease: %w", err)
+	}
+	return nil
 }
 
 // announceRecords stores one event per subscription of the records, all

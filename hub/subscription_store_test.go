@@ -81,6 +81,8 @@ func (s *sharedStore) Keep(ctx context.Context, announce func(context.Context, [
 	}
 }
 
+func (s *sharedStore) Close(context.Context) error { return nil }
+
 func (s *sharedStore) setDown(down bool) {
 	s.mu.Lock()
 	s.down = down
