@@ -16,6 +16,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/hermes-hub/hermes/auth"
+	"github.com/hermes-hub/hermes/transport"
 )
 
 // Hub is the Mercure hub: an http.Handler for the hub path and the
@@ -42,6 +43,7 @@ type Hub struct {
 	closeErr  error
 
 	overflows atomic.Uint64
+	losses    *lossSignal // ends the open streams on a loss of history (loss.go)
 
 	ops // metrics, limits, rate-limited warnings, shutdown (ops.go)
 }
@@ -57,8 +59,12 @@ func New(cfg Config) (*Hub, error) {
 		log:        cfg.Logger,
 		reg:        newRegistry(cfg.Transport.LastSeq()),
 		dispatched: make(chan struct{}),
+		losses:     newLossSignal(),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	if n, ok := cfg.Transport.(transport.LossNotifier); ok {
+		go h.watchLosses(n)
+	}
 	h.initOps()
 
 	r := mux.NewRouter()

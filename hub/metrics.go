@@ -48,7 +48,7 @@ const (
 	DisconnectDeadline = "deadline" // the write timeout or the token's expiry
 	DisconnectOverflow = "overflow" // the subscriber's queue overflowed
 	DisconnectShutdown = "shutdown" // the hub is shutting down
-	DisconnectError    = "error"    // the history could not be read
+	DisconnectError    = "error"    // the history could not be read, or was lost (transport.LossNotifier)
 )
 
 // Reasons a token was refused: the RFC 6750 error code, or "missing" when

@@ -215,6 +215,8 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	//
 	// Subscription creation events: legacy ones before registration, modern
 	// ones after (subscriptions.go).
+	// A loss of history from here on ends the stream (loss.go).
+	lost := h.losses.current()
 	h.subscriptionsOpening(s)
 	if !replay {
 		h.reg.add(s, h.cfg.Transport.LastSeq())
@@ -232,6 +234,7 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	ctx, stop := context.WithCancel(r.Context())
 	defer stop()
 	defer context.AfterFunc(h.ctx, stop)()
+	defer context.AfterFunc(lost, stop)()
 	if replay {
 		if err := st.replay(ctx, after); err != nil {
 			var te *replayError
@@ -242,6 +245,8 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 				h.warnings.warn("subscribe: reading history failed", "error", te.err)
 			case h.ctx.Err() != nil:
 				reason = DisconnectShutdown
+			case lost.Err() != nil:
+				reason = DisconnectError
 			case !errors.Is(err, context.Canceled):
 				h.log.Debug("subscribe: replay ended", "error", err)
 			}
@@ -249,6 +254,9 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	reason = st.live(ctx)
+	if reason == DisconnectClient && lost.Err() != nil {
+		reason = DisconnectError // ended by the loss, not by the client
+	}
 }
 
 // replayError is a failure of the transport during a replay, as opposed

@@ -6,6 +6,7 @@ package metrics
 import (
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,9 @@ type Metrics struct {
 	authFailures    *prometheus.CounterVec
 	rejected        *prometheus.CounterVec
 	transportErrors *prometheus.CounterVec
+
+	redisOnce sync.Once // registers redis (redis.go) on first use
+	redis     *RedisMetrics
 }
 
 var _ hub.Metrics = (*Metrics)(nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/transport/bolt"
 	"github.com/hermes-hub/hermes/transport/memory"
+	"github.com/hermes-hub/hermes/transport/redis"
 )
 
 // lookupEnv reads one environment variable; os.LookupEnv in production, a
@@ -64,7 +65,7 @@ var serveOptions = []option{
 	{name: "subscriptions", isBool: true, def: "false", usage: "publish subscription events and serve the subscription API (/.well-known/mercure/subscriptions)"},
 	{name: "cors-origins", arg: "LIST", usage: "comma-separated origins allowed to subscribe from browsers with credentials (* : any, without credentials)"},
 	{name: "publish-origins", arg: "LIST", usage: "comma-separated origins allowed to publish with a cookie (CSRF guard)"},
-	{name: "transport", arg: "URL", def: defaultTransport, usage: "history store: bolt://PATH[?size=N&max_age=D] or memory://[?size=N]"},
+	{name: "transport", arg: "URL", def: defaultTransport, usage: "history store: bolt://PATH[?size=N&max_age=D], memory://[?size=N] or redis://[USER:PASSWORD@]HOST:PORT/DB[?stream=NAME&size=N&max_age=D] (rediss:// for TLS, redis+sentinel://HOST:PORT,...?master=NAME for Sentinel)"},
 	{name: "heartbeat", arg: "DURATION", def: "15s", usage: "idle time after which a comment keeps streams alive (0 disables)"},
 	{name: "write-timeout", arg: "DURATION", def: "10m", usage: "longest life of a stream before the hub ends it, jittered (0 disables)"},
 	{name: "shutdown-drain", arg: "DURATION", def: "5s", usage: "on SIGTERM, window over which open streams are ended at random moments (0: all at once)"},
@@ -125,10 +126,11 @@ func (k keySpec) given() bool { return k.source != "" }
 // transportSpec is a parsed --transport URL.
 type transportSpec struct {
 	url      string
-	kind     string // "memory" or "bolt"
+	kind     string // "memory", "bolt" or "redis"
 	memory   memory.Options
 	boltPath string
 	bolt     bolt.Options
+	redis    redis.Options
 }
 
 // serveConfig is every `serve` setting, converted and checked.
@@ -579,8 +581,14 @@ func parseTransport(s string) (transportSpec, error) {
 			return transportSpec{}, fmt.Errorf("invalid transport URL %q: %w", s, err)
 		}
 		return transportSpec{url: s, kind: "bolt", boltPath: path, bolt: opts}, nil
+	case "redis", "rediss", "redis+sentinel", "rediss+sentinel":
+		opts, err := redis.ParseURL(s)
+		if err != nil {
+			return transportSpec{}, fmt.Errorf("invalid transport URL %q: %w", redactURL(s), err)
+		}
+		return transportSpec{url: s, kind: "redis", redis: opts}, nil
 	default:
-		return transportSpec{}, fmt.Errorf("unsupported transport %q (want bolt:// or memory://)", scheme+"://")
+		return transportSpec{}, fmt.Errorf("unsupported transport %q (want bolt://, memory:// or redis://)", scheme+"://")
 	}
 }
 

@@ -15,6 +15,7 @@ func FuzzParseServe(f *testing.F) {
 	f.Add("--addr\n127.0.0.1:0\n--dev", "HERMES_HEARTBEAT=5s")
 	f.Add("--heartbeat=x", "")
 	f.Add("--transport\nmemory://?size=10\n--cors-origins\nhttp://localhost:*,*", "HERMES_ANONYMOUS=true")
+	f.Add("--transport\nredis+sentinel://u:p@s1,s2:26380/1?master=m&stream=s&size=5", "")
 	f.Add("--jwt-key\n@/nonexistent", "MERCURE_PUBLISHER_JWT_KEY=k\nHERMES_COOKIE_NAME=a,b")
 	f.Add("-h", "")
 	f.Add("--cookie-name\n,", "HERMES_LOG_LEVEL=warn\nHERMES_LOG_FORMAT=json")
@@ -54,8 +55,13 @@ func FuzzParseServe(f *testing.F) {
 		if len(c.CookieNames) == 0 {
 			t.Fatal("accepted an empty cookie list")
 		}
-		if c.Transport.kind != "memory" && c.Transport.kind != "bolt" {
+		if c.Transport.kind != "memory" && c.Transport.kind != "bolt" && c.Transport.kind != "redis" {
 			t.Fatalf("accepted transport kind %q", c.Transport.kind)
+		}
+		if c.Transport.kind == "redis" {
+			if err := c.Transport.redis.Validate(); err != nil {
+				t.Fatalf("accepted invalid redis options: %v", err)
+			}
 		}
 		if c.Transport.memory.Size < 0 {
 			t.Fatalf("accepted negative size %d", c.Transport.memory.Size)

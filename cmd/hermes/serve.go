@@ -21,6 +21,7 @@ import (
 	"github.com/hermes-hub/hermes/transport"
 	"github.com/hermes-hub/hermes/transport/bolt"
 	"github.com/hermes-hub/hermes/transport/memory"
+	"github.com/hermes-hub/hermes/transport/redis"
 )
 
 const (
@@ -269,7 +270,7 @@ func buildHub(cfg *serveConfig, k keys, hubURL string, logger *slog.Logger, m *m
 	if err != nil {
 		return nil, nil, usageErrorf("token settings (--jwt-key, --jwt-alg and their per-role forms, --jwks-url, --cookie-name, --publish-origins): %v", err)
 	}
-	tr, err := openTransport(cfg.Transport, logger)
+	tr, err := openTransport(cfg.Transport, logger, m)
 	if err != nil {
 		authz.Close()
 		return nil, nil, fmt.Errorf("--transport: %w", err)
@@ -311,7 +312,7 @@ func buildHub(cfg *serveConfig, k keys, hubURL string, logger *slog.Logger, m *m
 }
 
 // openTransport opens the history store a --transport URL names.
-func openTransport(spec transportSpec, logger *slog.Logger) (transport.Transport, error) {
+func openTransport(spec transportSpec, logger *slog.Logger, m *metrics.Metrics) (transport.Transport, error) {
 	switch spec.kind {
 	case "memory":
 		return memory.New(spec.memory), nil
@@ -321,6 +322,17 @@ func openTransport(spec transportSpec, logger *slog.Logger) (transport.Transport
 		t, err := bolt.Open(spec.boltPath, opts)
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", spec.boltPath, err)
+		}
+		return t, nil
+	case "redis":
+		opts := spec.redis
+		opts.Logger = logger
+		if m != nil {
+			opts.Metrics = m.Redis()
+		}
+		t, err := redis.Open(opts)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", redactURL(spec.url), err)
 		}
 		return t, nil
 	default:
