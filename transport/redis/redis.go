@@ -127,6 +127,7 @@ func Open(opts Options) (*Transport, error) {
 		// retry on their own; an append fails and the publisher sees 503.
 		MaxRetries:            -1,
 		DialTimeout:           opts.dialTimeout(),
+		DialerRetries:         1,
 		ReadTimeout:           opts.ioTimeout(),
 		WriteTimeout:          opts.ioTimeout(),
 		ContextTimeoutEnabled: true,

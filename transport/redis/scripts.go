@@ -41,8 +41,6 @@ local function ensure(known, pos, check, posid, cand)
   local rebase = false
   if not epoch then
     rebase = true
-    local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
-    if #last > 0 then seq = math.max(seq, seqOf(last[1][1])) end
   elseif epoch == known then
     if seq < pos then
       rebase = true
@@ -52,6 +50,13 @@ local function ensure(known, pos, check, posid, cand)
     end
   end
   if rebase then
+    -- New entries must have IDs above every ID the stream ever gave out.
+    if redis.call('EXISTS', stream) == 1 then
+      local info = redis.call('XINFO', 'STREAM', stream)
+      for i = 1, #info, 2 do
+        if info[i] == 'last-generated-id' then seq = math.max(seq, seqOf(info[i + 1])) end
+      end
+    end
     epoch, start = cand, seq
     redis.call('HSET', meta, 'epoch', cand, 'start', str(seq), 'seq', str(seq))
   end
