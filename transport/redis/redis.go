@@ -48,9 +48,11 @@ const (
 	// feedBuffer lets the reader run ahead of the dispatcher.
 	feedBuffer = 1024
 	// blockFor is how long the reader's XREAD waits for new entries before
-	// it polls again; it bounds how long an idle node takes to notice a
-	// recreated stream that no one appends to.
-	blockFor = time.Second
+	// it polls again. It bounds how long an idle node takes to notice a
+	// recreated stream that no one appends to, and how long Close and a
+	// change of epoch wait for the reader: go-redis does not interrupt a
+	// blocking read when its context is cancelled.
+	blockFor = 250 * time.Millisecond
 	// Backoff of the reader and the trimmer while Redis is unreachable.
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = 5 * time.Second
@@ -466,8 +468,9 @@ func (t *Transport) Lookup(ctx context.Context, id string) (seq uint64, ok bool,
 }
 
 // Replay calls fn for every stored event with after < Seq <= until, one
-// page (at most pageEvents events and about pageBytes bytes) per script
-// call, fn outside of any call.
+// page per XRANGE, fn outside of any call. Pages hold at most pageEvents
+// events, and about pageBytes: each is sized after the largest event of
+// the one before.
 func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*transport.Event) error) error {
 	if err := t.open(); err != nil {
 		return err
@@ -479,12 +482,13 @@ func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*tr
 	if off < 0 {
 		from = max(from, -off) // stream seqs up to -off have no node Seq
 	}
+	count := firstPage
 	for from < to {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("redis: replay: %w", err)
 		}
 		start := time.Now()
-		res, err := rangeScript.Run(ctx, t.c, t.keys, from, to, pageEvents, pageBytes).Slice()
+		res, err := t.c.Do(ctx, "XRANGE", t.keys[0], "("+strconv.FormatInt(from, 10)+"-0", strconv.FormatInt(to, 10)+"-0", "COUNT", count).Slice()
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("redis: replay: %w", ctx.Err())
@@ -500,6 +504,7 @@ func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*tr
 		if err != nil {
 			return fmt.Errorf("redis: replay: %w", err)
 		}
+		count = pageCount(evs)
 		for _, ev := range evs {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("redis: replay: %w", err)
@@ -511,6 +516,25 @@ func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*tr
 		from = int64(last)
 	}
 	return nil
+}
+
+// firstPage is the length of a replay's first page, before the size of
+// the events is known.
+const firstPage = 32
+
+// pageCount sizes the next page of a replay after the events of the last
+// one: about pageBytes if the next events are no larger than the largest
+// of these, and between 1 and pageEvents events.
+func pageCount(evs []*transport.Event) int {
+	largest := 1
+	for _, ev := range evs {
+		n := len(ev.ID) + len(ev.Data) + len(ev.Type) + 64
+		for _, topic := range ev.Topics {
+			n += len(topic)
+		}
+		largest = max(largest, n)
+	}
+	return min(max(pageBytes/largest, 1), pageEvents)
 }
 
 // toStream converts a node Seq to a stream seq under offset off, clamped

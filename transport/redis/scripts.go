@@ -168,22 +168,6 @@ end
 return {epoch, start, seq, out}
 `)
 
-// rangeScript reads a page of history. ARGV: after (exclusive), until
-// (inclusive), the most entries, the byte budget (as in pollScript). It
-// returns the entries.
-var rangeScript = goredis.NewScript(luaCommon + `
-local es = redis.call('XRANGE', stream, '(' .. ARGV[1] .. '-0', ARGV[2] .. '-0', 'COUNT', ARGV[3])
-local budget = tonumber(ARGV[4])
-local out, bytes = {}, 0
-for _, e in ipairs(es) do
-  local b = #e[2][6]
-  if #out > 0 and bytes + b > budget then break end
-  out[#out + 1] = e
-  bytes = bytes + b
-end
-return out
-`)
-
 // trimScript is a retention pass on its own. ARGV: size, age cutoff, limit.
 // It returns 1 when more may have to go.
 var trimScript = goredis.NewScript(luaCommon + `

@@ -1,0 +1,181 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/hermes-hub/hermes/internal/redistest"
+	"github.com/hermes-hub/hermes/transport"
+)
+
+// benchEvent is a typical small update, as in bolt's benchmarks.
+func benchEvent(i int) *transport.Event {
+	return &transport.Event{
+		ID:     fmt.Sprintf("urn:uuid:%08x-0000-7000-8000-%012x", i, uint64(i)*2654435761%(1<<48)),
+		Topics: []string{"https://example.com/books/" + strconv.Itoa(i%1000)},
+		Data:   `{"id":1,"title":"The Name of the Rose","status":"available"}`,
+	}
+}
+
+// redisCPU returns the CPU time redis-server has used so far.
+func redisCPU(b *testing.B, srv *redistest.Server) time.Duration {
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	defer c.Close()
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+// processCPU returns the CPU time this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkAppend measures publish throughput through Redis with
+// appendfsync always, for 1, 8 and 64 concurrent publishers (compare with
+// transport/bolt's BenchmarkAppend on the same machine).
+func BenchmarkAppend(b *testing.B) {
+	for _, publishers := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("publishers=%d", publishers), func(b *testing.B) {
+			srv := redistest.Start(b, redistest.Options{})
+			tr := openTest(b, srv, Options{Stream: "bench"})
+			go func() {
+				for range tr.Feed() {
+				}
+			}()
+			cpu0 := redisCPU(b, srv)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for p := range publishers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := p; i < b.N; i += publishers {
+						if err := tr.Append(context.Background(), benchEvent(i)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(b.N)/float64(max(tr.commits.Load(), 1)), "events/commit")
+			b.ReportMetric(float64((redisCPU(b, srv)-cpu0).Microseconds())/float64(b.N), "redis-cpu-µs/event")
+		})
+	}
+}
+
+// fill stores n events in the stream of tr in batches.
+func fill(b *testing.B, tr *Transport, n int) {
+	const chunk = 1000
+	for from := 0; from < n; from += chunk {
+		evs := make([]*transport.Event, 0, chunk)
+		for i := from; i < min(from+chunk, n); i++ {
+			evs = append(evs, benchEvent(i))
+		}
+		if err := tr.AppendBatch(context.Background(), evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReplay measures how fast one consumer reads a 100,000-event
+// history.
+func BenchmarkReplay(b *testing.B) {
+	const n = 100_000
+	srv := redistest.Start(b, redistest.Options{})
+	tr := openTest(b, srv, Options{Stream: "replay"})
+	fed := make(chan struct{})
+	go func() {
+		i := 0
+		for range tr.Feed() {
+			if i++; i == n {
+				close(fed)
+			}
+		}
+	}()
+	fill(b, tr, n)
+	<-fed // the feed's reader is idle again: it does not compete with the replay
+	b.ResetTimer()
+	read := 0
+	for read < b.N {
+		err := tr.Replay(context.Background(), 0, n, func(*transport.Event) error {
+			read++
+			if read == b.N {
+				return errDone
+			}
+			return nil
+		})
+		if err != nil && err != errDone {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+var errDone = fmt.Errorf("done")
+
+// BenchmarkTail measures what one node spends to tail the stream: a
+// history of b.N events is stored first, then the node's reader is moved
+// back to its start and the time and CPU (of this process, and of Redis)
+// to feed them all are measured. Publishing is not included.
+func BenchmarkTail(b *testing.B) {
+	srv := redistest.Start(b, redistest.Options{})
+	writer := openTest(b, srv, Options{Stream: "tail"})
+	go func() {
+		for range writer.Feed() {
+		}
+	}()
+	fill(b, writer, b.N+1)
+	tr := openTest(b, srv, Options{Stream: "tail"})
+	first, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		n := 0
+		for range tr.Feed() {
+			n++
+			if n == 1 {
+				close(first)
+			}
+			if n == b.N+1 {
+				close(done)
+			}
+		}
+	}()
+	// Move the reader back to the start of the history; the measure
+	// starts once it feeds its first event (so it is not the wait for
+	// its blocking read to end), and covers the b.N events after it.
+	tr.mu.Lock()
+	tr.pos, tr.check, tr.posID = 0, false, ""
+	tr.mu.Unlock()
+	<-first
+	cpu0, rcpu0 := processCPU(), redisCPU(b, srv)
+	b.ResetTimer()
+	<-done
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/1e3/float64(b.N), "node-cpu-µs/event")
+	b.ReportMetric(float64((redisCPU(b, srv)-rcpu0).Nanoseconds())/1e3/float64(b.N), "redis-cpu-µs/event")
+}
