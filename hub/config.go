@@ -46,6 +46,11 @@ type Config struct {
 	// events and the subscription API (EVT-*, API-*, LEG-18..23). Off, the
 	// API answers 404 and no event is emitted.
 	Subscriptions bool
+	// SubscriptionStore is where the subscription API finds the active
+	// subscriptions when several nodes share one log: each node lists its
+	// subscribers there and the API of any node lists them all. Nil: this
+	// process's subscriptions only, in memory.
+	SubscriptionStore SubscriptionStore
 	// CORSOrigins lists the origins allowed to make credentialed
 	// cross-origin requests. "*" allows any origin without credentials.
 	// Empty: no CORS headers at all.

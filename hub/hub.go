@@ -38,6 +38,7 @@ type Hub struct {
 	mu        sync.Mutex
 	closing   bool
 	streams   sync.WaitGroup
+	keeping   sync.WaitGroup // the subscription store's lease keeper
 	closeOnce sync.Once
 	closeErr  error
 
@@ -83,6 +84,7 @@ func New(cfg Config) (*Hub, error) {
 	h.handler = securityHeaders(h.withCORS(h.withSubscriptionsAPI(r)))
 
 	go h.run()
+	h.keepSubscriptions()
 	return h, nil
 }
 

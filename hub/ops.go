@@ -157,6 +157,9 @@ func (h *Hub) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
 		err := h.Shutdown(ctx, 0)
 		h.cancel()
+		// The lease keeper may be storing subscription events: it ends
+		// with h.ctx, and the lease with it, before the transport closes.
+		err = errors.Join(err, h.leaveSubscriptions(ctx))
 
 		h.pubMu.Lock()
 		h.pubClosed = true

@@ -3,6 +3,7 @@ package hub
 import (
 	"io"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -24,6 +25,9 @@ type subscriber struct {
 	id string
 	// annotate: frames get the routing comments of hermes.js (annotate.go).
 	annotate bool
+	// since is when the stream opened: the subscription API lists the
+	// oldest first.
+	since time.Time
 
 	// minSeq and lastSeq are owned by the dispatcher (read and written under
 	// registry.mu): events with Seq <= minSeq were or will be sent by the
@@ -48,6 +52,7 @@ func newSubscriber(matchers []*topic.Matcher, grant *auth.Grant, maxBytes int) *
 		matchers: matchers,
 		grant:    grant,
 		id:       "urn:uuid:" + uuid.NewString(),
+		since:    time.Now(),
 		maxBytes: maxBytes,
 		ready:    make(chan struct{}, 1),
 		kick:     make(chan struct{}),

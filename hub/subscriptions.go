@@ -89,10 +89,15 @@ func legacyEscapeSegment(s string) string { return url.QueryEscape(s) }
 // /subscriptions/{match_type}/{match}/{subscriber} (EVT-2), or 0.x
 // /subscriptions/{topic}/{subscriber} (LEG-18).
 func subscriptionTopic(m *topic.Matcher, id string) string {
-	if !isModernMatcher(m) {
-		return subscriptionsPath + "/" + legacyEscapeSegment(m.Pattern()) + "/" + legacyEscapeSegment(id)
+	return entryTopic(subscriptionEntry{Type: m.Type(), Pattern: m.Pattern()}, id)
+}
+
+// entryTopic is subscriptionTopic for a recorded subscription.
+func entryTopic(e subscriptionEntry, id string) string {
+	if !e.modern() {
+		return subscriptionsPath + "/" + legacyEscapeSegment(e.Pattern) + "/" + legacyEscapeSegment(id)
 	}
-	return subscriptionsPath + "/" + m.Type() + "/" + escapeSegment(m.Pattern()) + "/" + escapeSegment(id)
+	return subscriptionsPath + "/" + e.Type + "/" + escapeSegment(e.Pattern) + "/" + escapeSegment(id)
 }
 
 // subscriptionDoc is a draft-08 subscription document: the data of its
@@ -138,31 +143,32 @@ type legacySubscriptionsDoc struct {
 	Subscriptions []legacySubscriptionDoc `json:"subscriptions"`
 }
 
-// modernDoc describes subscription m of s. The payload is the one PAY-1
-// selects for m's own pattern.
-func modernDoc(s *subscriber, m *topic.Matcher, active bool) subscriptionDoc {
+// modernDoc describes subscription e of subscriber id. The payload is the
+// one PAY-1 selected for e's own pattern (entryOf).
+func modernDoc(id string, e subscriptionEntry, active bool) subscriptionDoc {
 	return subscriptionDoc{
-		ID:         subscriptionTopic(m, s.id),
+		ID:         entryTopic(e, id),
 		Type:       "subscription",
-		Subscriber: s.id,
-		Match:      m.Pattern(),
-		MatchType:  m.Type(),
+		Subscriber: id,
+		Match:      e.Pattern,
+		MatchType:  e.Type,
 		Active:     active,
-		Payload:    s.grant.PayloadFor(m.Pattern()),
+		Payload:    e.Payload,
 	}
 }
 
-// legacyDoc describes subscription m of s in the 0.x shape, without
-// @context. For a legacy token PayloadFor is the token-wide mercure.payload
-// (LEG-19); a draft-08 token on a topic= subscription gets its PAY-1 payload.
-func legacyDoc(s *subscriber, m *topic.Matcher, active bool) legacySubscriptionDoc {
+// legacyDoc describes subscription e of subscriber id in the 0.x shape,
+// without @context. For a legacy token the payload is the token-wide
+// mercure.payload (LEG-19); a draft-08 token on a topic= subscription gets
+// its PAY-1 payload.
+func legacyDoc(id string, e subscriptionEntry, active bool) legacySubscriptionDoc {
 	return legacySubscriptionDoc{
-		ID:         subscriptionTopic(m, s.id),
+		ID:         entryTopic(e, id),
 		Type:       "Subscription",
-		Subscriber: s.id,
-		Topic:      m.Pattern(),
+		Subscriber: id,
+		Topic:      e.Pattern,
 		Active:     active,
-		Payload:    s.grant.PayloadFor(m.Pattern()),
+		Payload:    e.Payload,
 	}
 }
 
@@ -187,20 +193,26 @@ func marshalJSON(v any, indent bool) ([]byte, error) {
 // data: lines); the draft-08 one has the event type `mercure` (EVT-8), the
 // 0.x one none, so that it reaches EventSource.onmessage (§2.4 point 7).
 func subscriptionEvent(s *subscriber, m *topic.Matcher, active bool) (*transport.Event, error) {
+	return entryEvent(s.id, entryOf(s, m), active)
+}
+
+// entryEvent is subscriptionEvent for a recorded subscription (one of a
+// dead node, say).
+func entryEvent(id string, e subscriptionEntry, active bool) (*transport.Event, error) {
 	ev := &transport.Event{
 		// v4 like published ids: a time-ordered id would date the
 		// connection for anyone who sees the cursor.
 		ID:      "urn:uuid:" + uuid.NewString(),
-		Topics:  []string{subscriptionTopic(m, s.id)},
+		Topics:  []string{entryTopic(e, id)},
 		Private: true,
 		Time:    time.Now(),
 	}
 	var doc any
-	if isModernMatcher(m) {
+	if e.modern() {
 		ev.Type = subscriptionEventType
-		doc = modernDoc(s, m, active)
+		doc = modernDoc(id, e, active)
 	} else {
-		d := legacyDoc(s, m, active)
+		d := legacyDoc(id, e, active)
 		d.Context = jsonLDContext
 		doc = d
 	}
@@ -292,6 +304,7 @@ func (h *Hub) subscriptionsOpening(s *subscriber) {
 	// Listed before any event is appended: a client that reads an event and
 	// then the API finds the subscription (see apiCursor for the converse).
 	h.reg.active.add(s)
+	h.storeAdd(s)
 	h.announce(s, true, func(m *topic.Matcher) bool { return !isModernMatcher(m) })
 }
 
@@ -311,6 +324,7 @@ func (h *Hub) subscriptionsClosed(s *subscriber) {
 	if !h.cfg.Subscriptions || !h.reg.active.remove(s) {
 		return
 	}
+	h.storeRemove(s)
 	h.announce(s, false, func(*topic.Matcher) bool { return true })
 }
 
@@ -344,17 +358,8 @@ func (h *Hub) announce(s *subscriber, active bool, which func(*topic.Matcher) bo
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.DispatchTimeout)
 	defer cancel()
-	if ba, ok := h.cfg.Transport.(transport.BatchAppender); ok {
-		if err := ba.AppendBatch(ctx, evs); err != nil {
-			h.log.Warn("subscription event: storing failed", "subscriber", s.id, "active", active, "error", err)
-		}
-		return
-	}
-	for _, ev := range evs {
-		if err := h.cfg.Transport.Append(ctx, ev); err != nil {
-			h.log.Warn("subscription event: storing failed", "subscriber", s.id, "active", active, "error", err)
-			return
-		}
+	if err := h.appendEvents(ctx, evs); err != nil {
+		h.log.Warn("subscription event: storing failed", "subscriber", s.id, "active", active, "error", err)
 	}
 }
 
@@ -513,7 +518,15 @@ func (h *Hub) subscriptionsAPI(w http.ResponseWriter, r *http.Request) {
 	// the cursor is reflected in the list, and a client resuming events
 	// from the cursor misses nothing (it may see a change twice).
 	cursor := h.apiCursor(r.Context())
-	subs := h.reg.active.snapshot()
+	subs, err := h.listRecords(r.Context())
+	if err != nil {
+		// The shared list is unreachable (Redis down): say so rather
+		// than answer an empty or partial list.
+		h.warnings.warn("subscription API", "error", err)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "subscription list unavailable", http.StatusServiceUnavailable)
+		return
+	}
 
 	hd := w.Header()
 	// Authorized, volatile data: no shared cache, and revalidate (API-10).
@@ -527,36 +540,27 @@ func (h *Hub) subscriptionsAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveSubscriptions answers a draft-08 route (API-4..10).
-func (h *Hub) serveSubscriptions(w http.ResponseWriter, r *http.Request, req apiRequest, cursor string, subs []*subscriber) {
+func (h *Hub) serveSubscriptions(w http.ResponseWriter, r *http.Request, req apiRequest, cursor string, subs []subscriptionRecord) {
 	hd := w.Header()
 	hd.Set("Link", "<"+Path+`>; rel="mercure"; last-event-id=`+quoteString(cursor)+`; type="mercure"; content-type="application/json"`)
 	var doc any
 	if req.subscriber != "" {
-		s := h.reg.active.get(req.subscriber)
-		if s == nil {
+		e, ok := findEntry(subs, req.subscriber, func(e subscriptionEntry) bool {
+			return e.Type == req.matchType && e.Pattern == req.match
+		})
+		if !ok {
 			http.Error(w, "no such subscription", http.StatusNotFound)
 			return
 		}
-		var found *topic.Matcher
-		for _, m := range s.matchers {
-			if m.Type() == req.matchType && m.Pattern() == req.match {
-				found = m
-				break
-			}
-		}
-		if found == nil {
-			http.Error(w, "no such subscription", http.StatusNotFound)
-			return
-		}
-		doc = modernDoc(s, found, true)
+		doc = modernDoc(req.subscriber, e, true)
 	} else {
 		coll := subscriptionsDoc{ID: r.URL.EscapedPath(), Type: "subscriptions", Subscriptions: []subscriptionDoc{}}
 		for _, s := range subs {
-			for _, m := range s.matchers {
-				if !isModernMatcher(m) || (!req.root && (m.Type() != req.matchType || m.Pattern() != req.match)) {
+			for _, e := range s.Entries {
+				if !e.modern() || (!req.root && (e.Type != req.matchType || e.Pattern != req.match)) {
 					continue
 				}
-				coll.Subscriptions = append(coll.Subscriptions, modernDoc(s, m, true))
+				coll.Subscriptions = append(coll.Subscriptions, modernDoc(s.Subscriber, e, true))
 			}
 		}
 		doc = coll
@@ -572,24 +576,17 @@ func (h *Hub) serveSubscriptions(w http.ResponseWriter, r *http.Request, req api
 
 // serveLegacySubscriptions answers a 0.x route (LEG-21, LEG-23): JSON-LD,
 // the cursor in the body, a raw ETag and no Link.
-func (h *Hub) serveLegacySubscriptions(w http.ResponseWriter, r *http.Request, req apiRequest, cursor string, subs []*subscriber) {
+func (h *Hub) serveLegacySubscriptions(w http.ResponseWriter, r *http.Request, req apiRequest, cursor string, subs []subscriptionRecord) {
 	var doc any
 	if req.subscriber != "" {
-		s := h.reg.active.get(req.subscriber)
-		var found *topic.Matcher
-		if s != nil {
-			for _, m := range s.matchers {
-				if !isModernMatcher(m) && m.Pattern() == req.match {
-					found = m
-					break
-				}
-			}
-		}
-		if found == nil {
+		e, ok := findEntry(subs, req.subscriber, func(e subscriptionEntry) bool {
+			return !e.modern() && e.Pattern == req.match
+		})
+		if !ok {
 			http.Error(w, "no such subscription", http.StatusNotFound)
 			return
 		}
-		d := legacyDoc(s, found, true)
+		d := legacyDoc(req.subscriber, e, true)
 		d.Context, d.LastEventID = jsonLDContext, cursor
 		doc = d
 	} else {
@@ -601,11 +598,11 @@ func (h *Hub) serveLegacySubscriptions(w http.ResponseWriter, r *http.Request, r
 			Subscriptions: []legacySubscriptionDoc{},
 		}
 		for _, s := range subs {
-			for _, m := range s.matchers {
-				if isModernMatcher(m) || (!req.root && m.Pattern() != req.match) {
+			for _, e := range s.Entries {
+				if e.modern() || (!req.root && e.Pattern != req.match) {
 					continue
 				}
-				coll.Subscriptions = append(coll.Subscriptions, legacyDoc(s, m, true))
+				coll.Subscriptions = append(coll.Subscriptions, legacyDoc(s.Subscriber, e, true))
 			}
 		}
 		doc = coll
@@ -617,6 +614,22 @@ func (h *Hub) serveLegacySubscriptions(w http.ResponseWriter, r *http.Request, r
 		return
 	}
 	h.writeDocument(w, "application/ld+json", doc)
+}
+
+// findEntry returns the first subscription of subscriber id that want
+// selects.
+func findEntry(subs []subscriptionRecord, id string, want func(subscriptionEntry) bool) (subscriptionEntry, bool) {
+	for _, s := range subs {
+		if s.Subscriber != id {
+			continue
+		}
+		for _, e := range s.Entries {
+			if want(e) {
+				return e, true
+			}
+		}
+	}
+	return subscriptionEntry{}, false
 }
 
 // writeDocument writes doc with a 200.

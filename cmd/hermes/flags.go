@@ -80,6 +80,7 @@ var serveOptions = []option{
 	{name: "dev", isBool: true, def: "false", usage: "development mode: random key, printed tokens, anonymous subscribers, localhost CORS"},
 	{name: "log-level", arg: "LEVEL", def: "info", usage: "debug, info, warn or error"},
 	{name: "log-format", arg: "FORMAT", def: "text", usage: "text or json"},
+	{name: "lease", arg: "DURATION", def: "15s", usage: "with a redis:// transport and --subscriptions: a node that stops renewing (dies) has its subscriptions unlisted and announced ended within this time"},
 }
 
 // rawValue is a setting as given, before conversion, with where it came
@@ -167,6 +168,9 @@ type serveConfig struct {
 	Dev         bool
 	LogLevel    slog.Level
 	LogFormat   string
+	// Lease is how long a node's subscriptions stay listed in Redis after
+	// its last renewal.
+	Lease time.Duration
 
 	// explicit records which settings were given (by flag or env), so that
 	// --dev only fills in what the user left open.
@@ -304,6 +308,9 @@ func convertServe(raw map[string]rawValue, onCommandLine map[string]bool, env lo
 		*d.dst = v
 	}
 
+	if c.Lease, err = time.ParseDuration(raw["lease"].value); err != nil || c.Lease < minLease {
+		fail("lease", "invalid duration %q (want %v or more, such as 15s)", raw["lease"].value, minLease)
+	}
 	if c.ShutdownDrain, err = time.ParseDuration(raw["shutdown-drain"].value); err != nil || c.ShutdownDrain < 0 {
 		fail("shutdown-drain", "invalid duration %q (want a non-negative duration such as 5s)", raw["shutdown-drain"].value)
 	}

@@ -38,6 +38,9 @@ func TestServeDefaults(t *testing.T) {
 	if c.Anonymous || c.Dev || c.PublisherKey.given() || c.SubscriberKey.given() {
 		t.Errorf("unexpected non-default: %+v", c)
 	}
+	if c.Lease != 15*time.Second {
+		t.Errorf("Lease = %v, want 15s", c.Lease)
+	}
 	if c.LogLevel != slog.LevelInfo || c.LogFormat != "text" {
 		t.Errorf("log = %v/%s, want info/text", c.LogLevel, c.LogFormat)
 	}
@@ -58,6 +61,7 @@ func TestServeEnvFillsEveryFlag(t *testing.T) {
 		"shutdown-drain": "2s", "max-subscribers": "100", "max-subscribers-per-client": "10",
 		"max-body": "64KiB", "queue-bytes": "2MiB", "admin-addr": "127.0.0.1:9090", "pprof": "true",
 		"ui": "true",
+		"lease": "4s",
 	}
 	env := map[string]string{}
 	for _, o := range serveOptions {
@@ -103,6 +107,7 @@ func TestServeEnvFillsEveryFlag(t *testing.T) {
 		{"admin-addr", c.AdminAddr, "127.0.0.1:9090"},
 		{"pprof", c.PProf, true},
 		{"ui", c.UI, true},
+		{"lease", c.Lease, 4 * time.Second},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -194,6 +199,7 @@ func TestServeBadValueNamesTheFlag(t *testing.T) {
 		{nil, map[string]string{"HERMES_HEARTBEAT": "x"}, `hermes: --heartbeat (from HERMES_HEARTBEAT): invalid duration "x"`},
 		{[]string{"--write-timeout", "-1s"}, nil, `hermes: --write-timeout: invalid duration "-1s" (must not be negative; 0 disables)`},
 		{[]string{"--addr", "nocolon"}, nil, `hermes: --addr: invalid address "nocolon" (want HOST:PORT)`},
+		{[]string{"--lease", "10ms"}, nil, `hermes: --lease: invalid duration "10ms" (want 300ms or more, such as 15s)`},
 		{[]string{"--anonymous=maybe"}, nil, `hermes: --anonymous: invalid boolean "maybe"`},
 		{nil, map[string]string{"HERMES_DEV": "yes please"}, `hermes: --dev (from HERMES_DEV): invalid boolean "yes please"`},
 		{[]string{"--log-level", "loud"}, nil, `hermes: --log-level: invalid level "loud" (want debug, info, warn or error)`},

@@ -284,7 +284,14 @@ func buildHub(cfg *serveConfig, k keys, hubURL string, logger *slog.Logger, m *m
 		authz.Close()
 		return nil, nil, fmt.Errorf("--transport: %w", err)
 	}
+	store, err := subscriptionStore(cfg, tr, logger)
+	if err != nil {
+		tr.Close()
+		authz.Close()
+		return nil, nil, fmt.Errorf("--lease: %w", err)
+	}
 	hcfg := hub.Config{
+		SubscriptionStore:       store,
 		Transport:               tr,
 		Auth:                    authz,
 		Anonymous:               cfg.Anonymous,
