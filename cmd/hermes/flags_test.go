@@ -60,7 +60,7 @@ func TestServeEnvFillsEveryFlag(t *testing.T) {
 		"cookie-name": "c1,c2", "dev": "1", "log-level": "debug", "log-format": "json",
 		"shutdown-drain": "2s", "max-subscribers": "100", "max-subscribers-per-client": "10",
 		"max-body": "64KiB", "queue-bytes": "2MiB", "admin-addr": "127.0.0.1:9090", "pprof": "true",
-		"ui": "true",
+		"ui":    "true",
 		"lease": "4s",
 	}
 	env := map[string]string{}
