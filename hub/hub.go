@@ -16,6 +16,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/hermes-hub/hermes/auth"
+	"github.com/hermes-hub/hermes/transport"
 )
 
 // Hub is the Mercure hub: an http.Handler for the hub path and the
@@ -42,6 +43,9 @@ type Hub struct {
 
 	overflows atomic.Uint64
 
+	// replayBudget bounds the history all replays hold at once.
+	replayBudget *transport.Budget
+
 	ops // metrics, limits, rate-limited warnings, shutdown (ops.go)
 }
 
@@ -56,6 +60,8 @@ func New(cfg Config) (*Hub, error) {
 		log:        cfg.Logger,
 		reg:        newRegistry(cfg.Transport.LastSeq()),
 		dispatched: make(chan struct{}),
+
+		replayBudget: transport.NewBudget(cfg.ReplayMemory),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.initOps()

@@ -380,7 +380,7 @@ func (st *stream) replay(ctx context.Context, after uint64) error {
 func (st *stream) replayRange(ctx context.Context, after, until uint64) error {
 	n := 0
 	var clientErr error
-	err := st.h.cfg.Transport.Replay(ctx, after, until, func(ev *transport.Event) error {
+	write := func(ev *transport.Event) error {
 		if !st.s.wants(ev) {
 			return nil
 		}
@@ -395,7 +395,18 @@ func (st *stream) replayRange(ctx context.Context, after, until uint64) error {
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	if fr, ok := st.h.cfg.Transport.(transport.FilteredReplayer); ok {
+		// The transport drops what this subscriber may not receive before
+		// decoding it, and holds pages within the hub's replay memory.
+		err = fr.ReplayFiltered(ctx, after, until, transport.ReplayOptions{
+			Filter: st.s.wantsRoute,
+			Budget: st.h.replayBudget,
+		}, write)
+	} else {
+		err = st.h.cfg.Transport.Replay(ctx, after, until, write)
+	}
 	if n > 0 {
 		st.h.metrics.Delivered(n)
 	}

@@ -46,11 +46,13 @@ var (
 const fileVersion = 1
 
 const (
-	// replayPage is how many events one read transaction of Replay reads.
-	// Short read transactions matter: bbolt cannot reuse pages freed after
-	// the oldest open read transaction began, so a replay paced by a slow
-	// client must not keep one open.
-	replayPage = 256
+	// replayScan is how many stored events one read transaction of a replay
+	// examines at most, kept or filtered out. Short read transactions
+	// matter: bbolt cannot reuse pages freed after the oldest open read
+	// transaction began, so a replay paced by a slow client must not keep
+	// one open, and neither may a filter scanning a long history. What a
+	// page keeps is bounded in bytes (transport.ReplayPageBytes).
+	replayScan = 4096
 	// trimChunk bounds the deletions per transaction beyond one per appended
 	// event, so that catching up a large backlog (a smaller size on restart,
 	// a burst of expiries) never makes one long transaction that publishers
@@ -97,9 +99,10 @@ type Transport struct {
 }
 
 var (
-	_ transport.Transport     = (*Transport)(nil)
-	_ transport.Checker       = (*Transport)(nil)
-	_ transport.BatchAppender = (*Transport)(nil)
+	_ transport.Transport        = (*Transport)(nil)
+	_ transport.Checker          = (*Transport)(nil)
+	_ transport.BatchAppender    = (*Transport)(nil)
+	_ transport.FilteredReplayer = (*Transport)(nil)
 )
 
 // request is one Append (one event) or one AppendBatch (its events, in
@@ -474,22 +477,50 @@ func (t *Transport) Lookup(ctx context.Context, id string) (seq uint64, ok bool,
 // outside of it, so fn may block or append. Events removed by retention
 // while the replay runs are skipped.
 func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*transport.Event) error) error {
-	page := make([]*transport.Event, 0, replayPage)
-	next := after + 1
-	for next <= until && next != 0 { // next == 0: after was MaxUint64
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("bolt: replay: %w", err)
-		}
-		page = page[:0]
-		err := t.view(func(tx *bbolt.Tx) error {
+	return t.ReplayFiltered(ctx, after, until, transport.ReplayOptions{}, fn)
+}
+
+// ReplayFiltered is Replay with a filter applied to each event's topics
+// and private flag before its data is decoded, pages bounded in bytes
+// (transport.ReplayPageBytes) and each page covered by opts.Budget while
+// it is held.
+func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opts transport.ReplayOptions, fn func(*transport.Event) error) error {
+	read := func(next uint64, limit int64) (page []*transport.Event, resume uint64, need int64, done bool, err error) {
+		resume = next
+		err = t.view(func(tx *bbolt.Tx) error {
 			c := tx.Bucket(bucketEvents).Cursor()
-			for k, v := c.Seek(seqKey(next)); k != nil && len(page) < replayPage; k, v = c.Next() {
+			var bytes int64
+			scanned := 0
+			k, v := c.Seek(seqKey(next))
+			for ; k != nil; k, v = c.Next() {
 				if len(k) != 8 {
 					return fmt.Errorf("%w: event key %x", errCorrupt, k)
 				}
 				seq := binary.BigEndian.Uint64(k)
 				if seq > until {
-					break
+					done = true
+					return nil
+				}
+				if scanned == replayScan {
+					return nil // resume here in a new transaction
+				}
+				scanned++
+				if opts.Filter != nil {
+					topics, private, err := decodeRoute(v)
+					if err != nil {
+						return fmt.Errorf("event %d: %w", seq, err)
+					}
+					if !opts.Filter(topics, private) {
+						resume = seq + 1
+						continue
+					}
+				}
+				size := storedSize(v)
+				if bytes+size > limit {
+					if len(page) == 0 {
+						need = size
+					}
+					return nil
 				}
 				ev, err := decodeEvent(v)
 				if err != nil {
@@ -497,28 +528,21 @@ func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*tr
 				}
 				ev.Seq = seq
 				page = append(page, ev)
+				bytes += size
+				resume = seq + 1
 			}
+			done = true // the end of the log
 			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("bolt: replay: %w", err)
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		for _, ev := range page {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("bolt: replay: %w", err)
-			}
-			if err := fn(ev); err != nil {
-				return err
-			}
-		}
-		next = page[len(page)-1].Seq + 1
-		clear(page)
+		return page, resume, need, done, err
 	}
-	return nil
+	return transport.ReplayPages(ctx, "bolt: replay", after, until, opts.Budget, read, fn)
 }
+
+// storedSize is what a stored event counts for in a replay page: its
+// encoded length is close to what its decoded strings take, plus the
+// fixed cost of an Event.
+func storedSize(v []byte) int64 { return int64(len(v)) + 64 }
 
 // view runs fn in a read transaction, mapping a closed database to ErrClosed.
 func (t *Transport) view(fn func(*bbolt.Tx) error) error {
