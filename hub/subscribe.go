@@ -167,6 +167,10 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 				after, replay, answer = seq, true, sub.cursor
 			}
 		}
+		if replay && h.historyDamaged(r.Context()) {
+			http.Error(w, "history is unavailable", http.StatusServiceUnavailable)
+			return
+		}
 		// A replay served, or a cursor that names nothing we keep.
 		if unknown := !replay && sub.cursor != ""; (replay || unknown) && r.Method != http.MethodHead {
 			h.metrics.Replay(unknown)
@@ -249,6 +253,24 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	reason = st.live(ctx)
+}
+
+// historyDamaged reports whether the transport says its storage is damaged
+// (transport.ErrCorrupt from its Checker): a replay would fail halfway, so
+// the subscriber is answered 503 before any header goes out. Other check
+// failures (a full disk refusing appends) do not stop replays.
+func (h *Hub) historyDamaged(ctx context.Context) bool {
+	c, ok := h.cfg.Transport.(transport.Checker)
+	if !ok {
+		return false
+	}
+	err := c.Check(ctx)
+	if err == nil || !errors.Is(err, transport.ErrCorrupt) {
+		return false
+	}
+	h.metrics.TransportError(OpReplay)
+	h.warnings.warn("subscribe: the history is damaged; replay refused", "error", err)
+	return true
 }
 
 // replayError is a failure of the transport during a replay, as opposed

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,10 @@ type Transport struct {
 	closing chan struct{}
 	done    chan struct{} // closed when the writer has returned
 
+	// damaged is set by the first fault or panic of the storage library
+	// recovered at run time (integrity.go); Check reports it.
+	damaged atomic.Pointer[error]
+
 	last    atomic.Uint64 // LastSeq
 	commits atomic.Uint64 // write transactions of appends, for tests of group commit
 
@@ -127,13 +132,24 @@ func Open(path string, opts Options) (*Transport, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("bolt: create the directory of %s: %w", path, err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
-		Timeout: opts.openTimeout(),
-		// The hashmap freelist keeps allocation cheap when retention has
-		// freed many pages.
-		FreelistType: bbolt.FreelistMapType,
-		NoSync:       opts.NoSync,
+	if err := preflight(path, !opts.SkipCheck); err != nil {
+		return nil, damagedFile(path, err)
+	}
+	var db *bbolt.DB
+	err := guarded(func() error {
+		var err error
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{
+			Timeout: opts.openTimeout(),
+			// The hashmap freelist keeps allocation cheap when retention
+			// has freed many pages.
+			FreelistType: bbolt.FreelistMapType,
+			NoSync:       opts.NoSync,
+		})
+		return err
 	})
+	if errors.Is(err, transport.ErrCorrupt) || errors.Is(err, bberrors.ErrInvalid) || errors.Is(err, bberrors.ErrChecksum) {
+		return nil, damagedFile(path, err)
+	}
 	if errors.Is(err, bberrors.ErrTimeout) {
 		return nil, fmt.Errorf("bolt: open %s: the file is locked by another process (is another hub running on it?); gave up after %v", path, opts.openTimeout())
 	}
@@ -150,12 +166,32 @@ func Open(path string, opts Options) (*Transport, error) {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	if err := db.Update(t.load); err != nil {
+	if !opts.SkipCheck {
+		if err := verify(db); err != nil {
+			_ = db.Close()
+			return nil, damagedFile(path, err)
+		}
+	}
+	if err := guarded(func() error { return db.Update(t.load) }); err != nil {
 		_ = db.Close()
+		if errors.Is(err, transport.ErrCorrupt) {
+			return nil, damagedFile(path, err)
+		}
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	go t.run()
 	return t, nil
+}
+
+// damagedFile is the error of Open for a file that fails its checks: it
+// wraps transport.ErrCorrupt and says how to recover.
+func damagedFile(path string, err error) error {
+	if !errors.Is(err, transport.ErrCorrupt) {
+		err = fmt.Errorf("%w: %w", transport.ErrCorrupt, err)
+	}
+	return fmt.Errorf("bolt: open %s: refusing a damaged history file: %w\n"+
+		"Stop every process using it, keep a copy, then check it with `bbolt check %s` and write a repaired copy with `bbolt compact -o NEW %s` (go install go.etcd.io/bbolt/cmd/bbolt@latest); start the hub on NEW, or move the file away to start with an empty history",
+		path, err, path, path)
 }
 
 // load creates the buckets of a new file, checks those of an existing one
@@ -271,7 +307,9 @@ func (t *Transport) AppendBatch(ctx context.Context, evs []*transport.Event) err
 			return fmt.Errorf("bolt: append batch: event %d: id of %d bytes, longer than %d", i, len(ev.ID), MaxIDLength)
 		}
 	}
-	return t.submit(ctx, "append batch", evs)
+	// The writer feeds the events after AppendBatch has returned, so it
+	// keeps its own slice: the caller may reuse evs at once.
+	return t.submit(ctx, "append batch", slices.Clone(evs))
 }
 
 // submit hands evs, already validated, to the writer as one request and
@@ -390,28 +428,30 @@ func (t *Transport) gather(batch []*request) []*request {
 func (t *Transport) commit(batch []*request) bool {
 	last := t.last.Load()
 	var st trimState
-	err := t.db.Update(func(tx *bbolt.Tx) error {
-		events := tx.Bucket(bucketEvents)
-		events.FillPercent = eventsFill
-		ids := tx.Bucket(bucketIDs)
-		seq := last
-		for _, r := range batch {
-			for i, ev := range r.evs {
-				seq++
-				if err := events.Put(seqKey(seq), r.vals[i]); err != nil {
-					return fmt.Errorf("store event %d: %w", seq, err)
-				}
-				if err := ids.Put(idKey(ev.ID, seq), []byte{}); err != nil {
-					return fmt.Errorf("index event %d: %w", seq, err)
+	err := t.guard("append", func() error {
+		return t.db.Update(func(tx *bbolt.Tx) error {
+			events := tx.Bucket(bucketEvents)
+			events.FillPercent = eventsFill
+			ids := tx.Bucket(bucketIDs)
+			seq := last
+			for _, r := range batch {
+				for i, ev := range r.evs {
+					seq++
+					if err := events.Put(seqKey(seq), r.vals[i]); err != nil {
+						return fmt.Errorf("store event %d: %w", seq, err)
+					}
+					if err := ids.Put(idKey(ev.ID, seq), []byte{}); err != nil {
+						return fmt.Errorf("index event %d: %w", seq, err)
+					}
 				}
 			}
-		}
-		if err := tx.Bucket(bucketMeta).Put(keyLastSeq, seqKey(seq)); err != nil {
-			return fmt.Errorf("store the last sequence: %w", err)
-		}
-		var err error
-		st, err = t.trim(tx, seq, int(seq-last)+trimChunk)
-		return err
+			if err := tx.Bucket(bucketMeta).Put(keyLastSeq, seqKey(seq)); err != nil {
+				return fmt.Errorf("store the last sequence: %w", err)
+			}
+			var err error
+			st, err = t.trim(tx, seq, int(seq-last)+trimChunk)
+			return err
+		})
 	})
 	if err != nil {
 		err = fmt.Errorf("bolt: append: %w", err)
@@ -551,7 +591,7 @@ func (t *Transport) view(fn func(*bbolt.Tx) error) error {
 		return transport.ErrClosed
 	default:
 	}
-	err := t.db.View(fn)
+	err := t.guard("read", func() error { return t.db.View(fn) })
 	if errors.Is(err, bberrors.ErrDatabaseNotOpen) {
 		return transport.ErrClosed
 	}
@@ -561,10 +601,15 @@ func (t *Transport) view(fn func(*bbolt.Tx) error) error {
 // LastSeq returns the Seq of the last committed event.
 func (t *Transport) LastSeq() uint64 { return t.last.Load() }
 
-// Check reports whether the file can be read (the readiness probe).
+// Check reports whether the file can be read (the readiness probe), and
+// fails for good once the storage library faulted or panicked on the file
+// (the error then wraps transport.ErrCorrupt).
 func (t *Transport) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bolt: check: %w", err)
+	}
+	if p := t.damaged.Load(); p != nil {
+		return fmt.Errorf("bolt: check %s: the file is damaged: %w", t.path, *p)
 	}
 	err := t.view(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(keyVersion); len(v) != 1 || v[0] != fileVersion {

@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -31,8 +30,9 @@ const (
 	flagPriv   = 1 << 0
 )
 
-// errCorrupt is wrapped by every decoding error.
-var errCorrupt = errors.New("corrupt event")
+// errCorrupt is wrapped by every decoding error; it wraps
+// transport.ErrCorrupt.
+var errCorrupt = fmt.Errorf("%w: corrupt event", transport.ErrCorrupt)
 
 // encodeEvent returns the stored form of ev.
 func encodeEvent(ev *transport.Event) []byte {
