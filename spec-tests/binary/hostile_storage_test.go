@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,4 +131,64 @@ func TestHostile_DamagedHistory_Finding7(t *testing.T) {
 		}
 		h.stop(t)
 	})
+}
+
+// TestHostile_FullDiskReadiness_Finding9: with the history on a tiny tmpfs
+// that fills up, publishes answer 503 and /readyz must stop answering ok
+// (before the fix it said ok while every publish failed). Needs the right
+// to mount (root, as in CI's container); skipped otherwise.
+func TestHostile_FullDiskReadiness_Finding9(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs to fill (%v: %s)", err, bytes.TrimSpace(out))
+	}
+	h := startHub(t, hubOptions{dbPath: filepath.Join(dir, "hermes.db")})
+	// Registered after startHub's cleanup, so it runs before: the hub
+	// must have exited (the file closed) before the unmount.
+	t.Cleanup(func() {
+		h.stop(t)
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	if code := h.get(t, "/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz on an empty disk: %d", code)
+	}
+	tok := publisherToken(t)
+	data := strings.Repeat("z", 64<<10)
+	full := false
+	for i := range 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+		code, _, err := h.publish(ctx, tok, update{topics: []string{"https://example.com/full"}, id: fmt.Sprint("full-", i), data: data})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code == http.StatusServiceUnavailable {
+			full = true
+			break
+		}
+		if code != http.StatusOK {
+			t.Fatalf("publish %d: status %d", i, code)
+		}
+	}
+	if !full {
+		t.Fatal("200 updates of 64 KiB fitted on a 1 MiB tmpfs")
+	}
+	if code := h.get(t, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz while publishes fail on a full disk: %d, want 503", code)
+	}
+}
+
+// get answers the status of GET path on the hub's listener.
+func (h *hubProc) get(t *testing.T, path string) int {
+	t.Helper()
+	resp, err := h.client.Get(h.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }

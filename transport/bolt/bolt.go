@@ -90,6 +90,12 @@ type Transport struct {
 	// recovered at run time (integrity.go); Check reports it.
 	damaged atomic.Pointer[error]
 
+	// appendFailed is the last failed commit of appends, cleared by the
+	// next one that succeeds; Check reports it for appendFailWindow, so
+	// that a full disk makes the hub unready while publishes fail, and a
+	// hub nobody publishes to becomes ready again to be tried.
+	appendFailed atomic.Pointer[appendFailure]
+
 	last    atomic.Uint64 // LastSeq
 	commits atomic.Uint64 // write transactions of appends, for tests of group commit
 
@@ -109,6 +115,15 @@ var (
 	_ transport.BatchAppender    = (*Transport)(nil)
 	_ transport.FilteredReplayer = (*Transport)(nil)
 )
+
+// appendFailWindow is how long Check reports a failed append that no
+// successful one followed.
+const appendFailWindow = 30 * time.Second
+
+type appendFailure struct {
+	err error
+	at  time.Time
+}
 
 // request is one Append (one event) or one AppendBatch (its events, in
 // order), answered as a whole.
@@ -430,6 +445,11 @@ func (t *Transport) commit(batch []*request) bool {
 	var st trimState
 	err := t.guard("append", func() error {
 		return t.db.Update(func(tx *bbolt.Tx) error {
+			if t.opts.faults != nil && t.opts.faults.commit != nil {
+				if err := t.opts.faults.commit(); err != nil {
+					return err
+				}
+			}
 			events := tx.Bucket(bucketEvents)
 			events.FillPercent = eventsFill
 			ids := tx.Bucket(bucketIDs)
@@ -455,10 +475,14 @@ func (t *Transport) commit(batch []*request) bool {
 	})
 	if err != nil {
 		err = fmt.Errorf("bolt: append: %w", err)
+		t.appendFailed.Store(&appendFailure{err: err, at: time.Now()})
 		for _, r := range batch {
 			r.done <- err
 		}
 		return true
+	}
+	if t.appendFailed.Load() != nil {
+		t.appendFailed.Store(nil)
 	}
 	t.commits.Add(1)
 	seq := last
@@ -601,15 +625,20 @@ func (t *Transport) view(fn func(*bbolt.Tx) error) error {
 // LastSeq returns the Seq of the last committed event.
 func (t *Transport) LastSeq() uint64 { return t.last.Load() }
 
-// Check reports whether the file can be read (the readiness probe), and
-// fails for good once the storage library faulted or panicked on the file
-// (the error then wraps transport.ErrCorrupt).
+// Check reports whether the file can be read and written (the readiness
+// probe): it fails while the last commit of appends failed (a full disk),
+// for appendFailWindow or until an append succeeds, and for good once the
+// storage library faulted or panicked on the file (the error then wraps
+// transport.ErrCorrupt).
 func (t *Transport) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bolt: check: %w", err)
 	}
 	if p := t.damaged.Load(); p != nil {
 		return fmt.Errorf("bolt: check %s: the file is damaged: %w", t.path, *p)
+	}
+	if f := t.appendFailed.Load(); f != nil && time.Since(f.at) < appendFailWindow {
+		return fmt.Errorf("bolt: check %s: appends fail (the last %v ago): %w", t.path, time.Since(f.at).Round(time.Second), f.err)
 	}
 	err := t.view(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(keyVersion); len(v) != 1 || v[0] != fileVersion {

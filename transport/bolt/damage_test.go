@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/hermes-hub/hermes/transport"
@@ -172,4 +174,51 @@ func FuzzOpenDamaged(f *testing.F) {
 		_ = tr.Append(ctx, &transport.Event{ID: "new", Topics: []string{"x"}, Data: "d"})
 		_ = tr.Close()
 	})
+}
+
+// TestCheckReportsFailingAppends (issue 10, finding 9): while commits fail
+// (a full disk, injected here), Check fails, so /readyz stops saying ok
+// while every publish answers 503; the next append that succeeds makes it
+// pass again.
+func TestCheckReportsFailingAppends(t *testing.T) {
+	var full atomic.Bool
+	opts := Options{NoSync: true, Logger: testLog()}
+	opts.faults = &faults{commit: func() error {
+		if full.Load() {
+			return syscall.ENOSPC
+		}
+		return nil
+	}}
+	tr := openTest(t, filepath.Join(t.TempDir(), "hermes.db"), opts)
+	drainFeed(tr)
+	ctx := context.Background()
+	ev := func() *transport.Event { return &transport.Event{ID: "x", Topics: []string{"t"}, Data: "d"} }
+	if err := tr.Append(ctx, ev()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Check(ctx); err != nil {
+		t.Fatalf("Check with working appends: %v", err)
+	}
+	full.Store(true)
+	if err := tr.Append(ctx, ev()); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Append on a full disk: %v, want ENOSPC", err)
+	}
+	err := tr.Check(ctx)
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Check after a failed append: %v, want the append's error", err)
+	}
+	if errors.Is(err, transport.ErrCorrupt) {
+		t.Fatalf("a full disk reported as damage: %v", err)
+	}
+	// Reads still work: a full disk is no reason to refuse replays.
+	if err := tr.Replay(ctx, 0, tr.LastSeq(), func(*transport.Event) error { return nil }); err != nil {
+		t.Fatalf("Replay on a full disk: %v", err)
+	}
+	full.Store(false)
+	if err := tr.Append(ctx, ev()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Check(ctx); err != nil {
+		t.Fatalf("Check after an append succeeded again: %v", err)
+	}
 }

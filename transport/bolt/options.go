@@ -53,9 +53,19 @@ type Options struct {
 	// the file's size against its header always runs. For tests that need
 	// a damaged file open.
 	SkipCheck bool
+	// faults injects failures (tests only: a full disk without filling
+	// one). A pointer keeps Options comparable.
+	faults *faults
 	// Logger receives the rare problems the transport cannot return to a
 	// caller (a corrupt record met by retention). nil: slog.Default().
 	Logger *slog.Logger
+}
+
+// faults are the failures a test injects.
+type faults struct {
+	// commit is called in every commit of appends; an error it returns
+	// fails the commit.
+	commit func() error
 }
 
 // Validate reports the first invalid field.
