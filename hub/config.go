@@ -101,6 +101,11 @@ type Config struct {
 	// UI is the debug page (package hub/ui), served under UIPath on the
 	// hub's handler only. Nil, the default: not served (404).
 	UI http.Handler
+	// ReplayMemory bounds the bytes of stored events that all replays hold
+	// at once (pages read from history, waiting to be written to slow
+	// clients); a replay past it waits for others to give memory back.
+	// Zero means 64 MiB.
+	ReplayMemory int64
 
 	// Metrics receives operational counts. Nil discards them.
 	Metrics Metrics
@@ -141,6 +146,9 @@ func (c Config) withDefaults() Config {
 	if c.QueueBytes == 0 {
 		c.QueueBytes = 1 << 20
 	}
+	if c.ReplayMemory == 0 {
+		c.ReplayMemory = 64 << 20
+	}
 	if c.CookieName == "" {
 		c.CookieName = auth.ModernCookieName
 	}
@@ -165,6 +173,7 @@ func (c Config) Validate() error {
 		"MaxLegacyTopics": int64(c.MaxLegacyTopics), "MaxPatternBytes": int64(c.MaxPatternBytes),
 		"QueueBytes": int64(c.QueueBytes), "MaxSubscribers": int64(c.MaxSubscribers),
 		"MaxSubscribersPerClient": int64(c.MaxSubscribersPerClient),
+		"ReplayMemory":            c.ReplayMemory,
 	} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("hub: %s must not be negative", name))

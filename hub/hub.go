@@ -45,6 +45,9 @@ type Hub struct {
 	overflows atomic.Uint64
 	losses    *lossSignal // ends the open streams on a loss of history (loss.go)
 
+	// replayBudget bounds the history all replays hold at once.
+	replayBudget *transport.Budget
+
 	ops // metrics, limits, rate-limited warnings, shutdown (ops.go)
 }
 
@@ -60,6 +63,8 @@ func New(cfg Config) (*Hub, error) {
 		reg:        newRegistry(cfg.Transport.LastSeq()),
 		dispatched: make(chan struct{}),
 		losses:     newLossSignal(),
+
+		replayBudget: transport.NewBudget(cfg.ReplayMemory),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if n, ok := cfg.Transport.(transport.LossNotifier); ok {

@@ -163,6 +163,10 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 				after, replay, answer = seq, true, sub.cursor
 			}
 		}
+		if replay && h.historyDamaged(r.Context()) {
+			http.Error(w, "history is unavailable", http.StatusServiceUnavailable)
+			return
+		}
 		// A replay served, or a cursor that names nothing we keep.
 		if unknown := !replay && sub.cursor != ""; (replay || unknown) && r.Method != http.MethodHead {
 			h.metrics.Replay(unknown)
@@ -261,6 +265,24 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	if reason == DisconnectClient && lost.Err() != nil {
 		reason = DisconnectError // ended by the loss, not by the client
 	}
+}
+
+// historyDamaged reports whether the transport says its storage is damaged
+// (transport.ErrCorrupt from its Checker): a replay would fail halfway, so
+// the subscriber is answered 503 before any header goes out. Other check
+// failures (a full disk refusing appends) do not stop replays.
+func (h *Hub) historyDamaged(ctx context.Context) bool {
+	c, ok := h.cfg.Transport.(transport.Checker)
+	if !ok {
+		return false
+	}
+	err := c.Check(ctx)
+	if err == nil || !errors.Is(err, transport.ErrCorrupt) {
+		return false
+	}
+	h.metrics.TransportError(OpReplay)
+	h.warnings.warn("subscribe: the history is damaged; replay refused", "error", err)
+	return true
 }
 
 // replayError is a failure of the transport during a replay, as opposed
@@ -392,7 +414,7 @@ func (st *stream) replay(ctx context.Context, after uint64) error {
 func (st *stream) replayRange(ctx context.Context, after, until uint64) error {
 	n := 0
 	var clientErr error
-	err := st.h.cfg.Transport.Replay(ctx, after, until, func(ev *transport.Event) error {
+	write := func(ev *transport.Event) error {
 		if !st.s.wants(ev) {
 			return nil
 		}
@@ -407,7 +429,18 @@ func (st *stream) replayRange(ctx context.Context, after, until uint64) error {
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	if fr, ok := st.h.cfg.Transport.(transport.FilteredReplayer); ok {
+		// The transport drops what this subscriber may not receive before
+		// decoding it, and holds pages within the hub's replay memory.
+		err = fr.ReplayFiltered(ctx, after, until, transport.ReplayOptions{
+			Filter: st.s.wantsRoute,
+			Budget: st.h.replayBudget,
+		}, write)
+	} else {
+		err = st.h.cfg.Transport.Replay(ctx, after, until, write)
+	}
 	if n > 0 {
 		st.h.metrics.Delivered(n)
 	}

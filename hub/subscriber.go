@@ -64,11 +64,18 @@ func newSubscriber(matchers []*topic.Matcher, grant *auth.Grant, maxBytes int) *
 // covers one of the event's topics (a separate check on purpose: the routing
 // matcher never widens access, AZ-3, LEG-4).
 func (s *subscriber) wants(ev *transport.Event) bool {
-	if ev.Private && !s.grant.CanSubscribe(ev.Topics) {
+	return s.wantsRoute(ev.Topics, ev.Private)
+}
+
+// wantsRoute is wants on an event's topics and private flag alone: the
+// filter a replay hands to the transport, evaluated before the event's
+// data is decoded.
+func (s *subscriber) wantsRoute(topics []string, private bool) bool {
+	if private && !s.grant.CanSubscribe(topics) {
 		return false
 	}
 	for _, m := range s.matchers {
-		if m.MatchAny(ev.Topics) {
+		if m.MatchAny(topics) {
 			return true
 		}
 	}

@@ -40,11 +40,35 @@ var transportFactories = map[string]func(t testing.TB, size int) (transport.Tran
 	},
 }
 
-// TestMain fails the package when a test leaves goroutines behind: a stream
-// the hub forgets to end, a dispatcher that outlives Close. Nothing is
-// ignored: every server, client and hub is closed by the tests' cleanups.
+// TestMain runs every test on each transport, memory then bolt, unless
+// -transport names one; then it fails the package when a test left
+// goroutines behind: a stream the hub forgets to end, a dispatcher that
+// outlives Close. Nothing is ignored: every server, client and hub is
+// closed by the tests' cleanups.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	flag.Parse()
+	names := []string{"memory", "bolt"}
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "transport" {
+			names = []string{*transportName}
+		}
+	})
+	code := 0
+	for _, name := range names {
+		*transportName = name
+		fmt.Printf("=== spec-tests on the %s transport\n", name)
+		if c := m.Run(); c != 0 {
+			fmt.Printf("=== spec-tests failed on the %s transport\n", name)
+			code = c
+		}
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // Secrets are distinct per role so that a hub verifying a token with the

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/hermes-hub/hermes/transport"
 )
 
 // Exit codes.
@@ -14,6 +16,7 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // something went wrong while running
 	exitUsage   = 2 // the command line or environment is wrong
+	exitDamaged = 3 // the history file is damaged (see the README to recover)
 )
 
 // app carries what a command may touch, so tests run commands in-process
@@ -82,12 +85,17 @@ func (a *app) errorf(format string, args ...any) {
 	}
 }
 
-// fail prints err and picks the exit code: usage mistakes exit 2.
+// fail prints err and picks the exit code: usage mistakes exit 2, a
+// damaged history file 3 (a supervisor should not restart the hub on it
+// in a loop: an operator has to repair or move the file).
 func (a *app) fail(err error) int {
 	a.errorf("%v", err)
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return exitUsage
+	}
+	if errors.Is(err, transport.ErrCorrupt) {
+		return exitDamaged
 	}
 	return exitFailure
 }

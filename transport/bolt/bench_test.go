@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -194,6 +195,31 @@ func BenchmarkLookup(b *testing.B) {
 				id := ids[i%len(ids)]
 				if _, ok, err := tr.Lookup(context.Background(), id); err != nil || !ok {
 					b.Fatalf("Lookup(%q) = %v, %v", id, ok, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkOpen measures the cost of the consistency check at Open on a
+// history of 2 million small events (about 400 MB), against Open without
+// it (SkipCheck).
+func BenchmarkOpen(b *testing.B) {
+	const n = 2_000_000
+	path := filepath.Join(b.TempDir(), "hermes.db")
+	fillFixture(b, path, n)
+	if fi, err := os.Stat(path); err == nil {
+		b.Logf("history file: %d MB, %d events", fi.Size()>>20, n)
+	}
+	for _, skip := range []bool{false, true} {
+		b.Run(fmt.Sprintf("skipCheck=%v", skip), func(b *testing.B) {
+			for b.Loop() {
+				tr, err := Open(path, Options{NoSync: true, SkipCheck: skip})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := tr.Close(); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,11 +47,13 @@ var (
 const fileVersion = 1
 
 const (
-	// replayPage is how many events one read transaction of Replay reads.
-	// Short read transactions matter: bbolt cannot reuse pages freed after
-	// the oldest open read transaction began, so a replay paced by a slow
-	// client must not keep one open.
-	replayPage = 256
+	// replayScan is how many stored events one read transaction of a replay
+	// examines at most, kept or filtered out. Short read transactions
+	// matter: bbolt cannot reuse pages freed after the oldest open read
+	// transaction began, so a replay paced by a slow client must not keep
+	// one open, and neither may a filter scanning a long history. What a
+	// page keeps is bounded in bytes (transport.ReplayPageBytes).
+	replayScan = 4096
 	// trimChunk bounds the deletions per transaction beyond one per appended
 	// event, so that catching up a large backlog (a smaller size on restart,
 	// a burst of expiries) never makes one long transaction that publishers
@@ -83,6 +86,16 @@ type Transport struct {
 	closing chan struct{}
 	done    chan struct{} // closed when the writer has returned
 
+	// damaged is set by the first fault or panic of the storage library
+	// recovered at run time (integrity.go); Check reports it.
+	damaged atomic.Pointer[error]
+
+	// appendFailed is the last failed commit of appends, cleared by the
+	// next one that succeeds; Check reports it for appendFailWindow, so
+	// that a full disk makes the hub unready while publishes fail, and a
+	// hub nobody publishes to becomes ready again to be tried.
+	appendFailed atomic.Pointer[appendFailure]
+
 	last    atomic.Uint64 // LastSeq
 	commits atomic.Uint64 // write transactions of appends, for tests of group commit
 
@@ -97,10 +110,20 @@ type Transport struct {
 }
 
 var (
-	_ transport.Transport     = (*Transport)(nil)
-	_ transport.Checker       = (*Transport)(nil)
-	_ transport.BatchAppender = (*Transport)(nil)
+	_ transport.Transport        = (*Transport)(nil)
+	_ transport.Checker          = (*Transport)(nil)
+	_ transport.BatchAppender    = (*Transport)(nil)
+	_ transport.FilteredReplayer = (*Transport)(nil)
 )
+
+// appendFailWindow is how long Check reports a failed append that no
+// successful one followed.
+const appendFailWindow = 30 * time.Second
+
+type appendFailure struct {
+	err error
+	at  time.Time
+}
 
 // request is one Append (one event) or one AppendBatch (its events, in
 // order), answered as a whole.
@@ -124,13 +147,24 @@ func Open(path string, opts Options) (*Transport, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("bolt: create the directory of %s: %w", path, err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
-		Timeout: opts.openTimeout(),
-		// The hashmap freelist keeps allocation cheap when retention has
-		// freed many pages.
-		FreelistType: bbolt.FreelistMapType,
-		NoSync:       opts.NoSync,
+	if err := preflight(path, !opts.SkipCheck); err != nil {
+		return nil, damagedFile(path, err)
+	}
+	var db *bbolt.DB
+	err := guarded(func() error {
+		var err error
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{
+			Timeout: opts.openTimeout(),
+			// The hashmap freelist keeps allocation cheap when retention
+			// has freed many pages.
+			FreelistType: bbolt.FreelistMapType,
+			NoSync:       opts.NoSync,
+		})
+		return err
 	})
+	if errors.Is(err, transport.ErrCorrupt) || errors.Is(err, bberrors.ErrInvalid) || errors.Is(err, bberrors.ErrChecksum) {
+		return nil, damagedFile(path, err)
+	}
 	if errors.Is(err, bberrors.ErrTimeout) {
 		return nil, fmt.Errorf("bolt: open %s: the file is locked by another process (is another hub running on it?); gave up after %v", path, opts.openTimeout())
 	}
@@ -147,12 +181,32 @@ func Open(path string, opts Options) (*Transport, error) {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	if err := db.Update(t.load); err != nil {
+	if !opts.SkipCheck {
+		if err := verify(db); err != nil {
+			_ = db.Close()
+			return nil, damagedFile(path, err)
+		}
+	}
+	if err := guarded(func() error { return db.Update(t.load) }); err != nil {
 		_ = db.Close()
+		if errors.Is(err, transport.ErrCorrupt) {
+			return nil, damagedFile(path, err)
+		}
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	go t.run()
 	return t, nil
+}
+
+// damagedFile is the error of Open for a file that fails its checks: it
+// wraps transport.ErrCorrupt and says how to recover.
+func damagedFile(path string, err error) error {
+	if !errors.Is(err, transport.ErrCorrupt) {
+		err = fmt.Errorf("%w: %w", transport.ErrCorrupt, err)
+	}
+	return fmt.Errorf("bolt: open %s: refusing a damaged history file: %w\n"+
+		"Stop every process using it, keep a copy, then check it with `bbolt check %s` and write a repaired copy with `bbolt compact -o NEW %s` (go install go.etcd.io/bbolt/cmd/bbolt@latest); start the hub on NEW, or move the file away to start with an empty history",
+		path, err, path, path)
 }
 
 // load creates the buckets of a new file, checks those of an existing one
@@ -268,7 +322,9 @@ func (t *Transport) AppendBatch(ctx context.Context, evs []*transport.Event) err
 			return fmt.Errorf("bolt: append batch: event %d: id of %d bytes, longer than %d", i, len(ev.ID), MaxIDLength)
 		}
 	}
-	return t.submit(ctx, "append batch", evs)
+	// The writer feeds the events after AppendBatch has returned, so it
+	// keeps its own slice: the caller may reuse evs at once.
+	return t.submit(ctx, "append batch", slices.Clone(evs))
 }
 
 // submit hands evs, already validated, to the writer as one request and
@@ -387,35 +443,46 @@ func (t *Transport) gather(batch []*request) []*request {
 func (t *Transport) commit(batch []*request) bool {
 	last := t.last.Load()
 	var st trimState
-	err := t.db.Update(func(tx *bbolt.Tx) error {
-		events := tx.Bucket(bucketEvents)
-		events.FillPercent = eventsFill
-		ids := tx.Bucket(bucketIDs)
-		seq := last
-		for _, r := range batch {
-			for i, ev := range r.evs {
-				seq++
-				if err := events.Put(seqKey(seq), r.vals[i]); err != nil {
-					return fmt.Errorf("store event %d: %w", seq, err)
-				}
-				if err := ids.Put(idKey(ev.ID, seq), []byte{}); err != nil {
-					return fmt.Errorf("index event %d: %w", seq, err)
+	err := t.guard("append", func() error {
+		return t.db.Update(func(tx *bbolt.Tx) error {
+			if t.opts.faults != nil && t.opts.faults.commit != nil {
+				if err := t.opts.faults.commit(); err != nil {
+					return err
 				}
 			}
-		}
-		if err := tx.Bucket(bucketMeta).Put(keyLastSeq, seqKey(seq)); err != nil {
-			return fmt.Errorf("store the last sequence: %w", err)
-		}
-		var err error
-		st, err = t.trim(tx, seq, int(seq-last)+trimChunk)
-		return err
+			events := tx.Bucket(bucketEvents)
+			events.FillPercent = eventsFill
+			ids := tx.Bucket(bucketIDs)
+			seq := last
+			for _, r := range batch {
+				for i, ev := range r.evs {
+					seq++
+					if err := events.Put(seqKey(seq), r.vals[i]); err != nil {
+						return fmt.Errorf("store event %d: %w", seq, err)
+					}
+					if err := ids.Put(idKey(ev.ID, seq), []byte{}); err != nil {
+						return fmt.Errorf("index event %d: %w", seq, err)
+					}
+				}
+			}
+			if err := tx.Bucket(bucketMeta).Put(keyLastSeq, seqKey(seq)); err != nil {
+				return fmt.Errorf("store the last sequence: %w", err)
+			}
+			var err error
+			st, err = t.trim(tx, seq, int(seq-last)+trimChunk)
+			return err
+		})
 	})
 	if err != nil {
 		err = fmt.Errorf("bolt: append: %w", err)
+		t.appendFailed.Store(&appendFailure{err: err, at: time.Now()})
 		for _, r := range batch {
 			r.done <- err
 		}
 		return true
+	}
+	if t.appendFailed.Load() != nil {
+		t.appendFailed.Store(nil)
 	}
 	t.commits.Add(1)
 	seq := last
@@ -474,22 +541,50 @@ func (t *Transport) Lookup(ctx context.Context, id string) (seq uint64, ok bool,
 // outside of it, so fn may block or append. Events removed by retention
 // while the replay runs are skipped.
 func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*transport.Event) error) error {
-	page := make([]*transport.Event, 0, replayPage)
-	next := after + 1
-	for next <= until && next != 0 { // next == 0: after was MaxUint64
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("bolt: replay: %w", err)
-		}
-		page = page[:0]
-		err := t.view(func(tx *bbolt.Tx) error {
+	return t.ReplayFiltered(ctx, after, until, transport.ReplayOptions{}, fn)
+}
+
+// ReplayFiltered is Replay with a filter applied to each event's topics
+// and private flag before its data is decoded, pages bounded in bytes
+// (transport.ReplayPageBytes) and each page covered by opts.Budget while
+// it is held.
+func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opts transport.ReplayOptions, fn func(*transport.Event) error) error {
+	read := func(next uint64, limit int64) (page []*transport.Event, resume uint64, need int64, done bool, err error) {
+		resume = next
+		err = t.view(func(tx *bbolt.Tx) error {
 			c := tx.Bucket(bucketEvents).Cursor()
-			for k, v := c.Seek(seqKey(next)); k != nil && len(page) < replayPage; k, v = c.Next() {
+			var bytes int64
+			scanned := 0
+			k, v := c.Seek(seqKey(next))
+			for ; k != nil; k, v = c.Next() {
 				if len(k) != 8 {
 					return fmt.Errorf("%w: event key %x", errCorrupt, k)
 				}
 				seq := binary.BigEndian.Uint64(k)
 				if seq > until {
-					break
+					done = true
+					return nil
+				}
+				if scanned == replayScan {
+					return nil // resume here in a new transaction
+				}
+				scanned++
+				if opts.Filter != nil {
+					topics, private, err := decodeRoute(v)
+					if err != nil {
+						return fmt.Errorf("event %d: %w", seq, err)
+					}
+					if !opts.Filter(topics, private) {
+						resume = seq + 1
+						continue
+					}
+				}
+				size := storedSize(v)
+				if bytes+size > limit {
+					if len(page) == 0 {
+						need = size
+					}
+					return nil
 				}
 				ev, err := decodeEvent(v)
 				if err != nil {
@@ -497,28 +592,21 @@ func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*tr
 				}
 				ev.Seq = seq
 				page = append(page, ev)
+				bytes += size
+				resume = seq + 1
 			}
+			done = true // the end of the log
 			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("bolt: replay: %w", err)
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		for _, ev := range page {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("bolt: replay: %w", err)
-			}
-			if err := fn(ev); err != nil {
-				return err
-			}
-		}
-		next = page[len(page)-1].Seq + 1
-		clear(page)
+		return page, resume, need, done, err
 	}
-	return nil
+	return transport.ReplayPages(ctx, "bolt: replay", after, until, opts.Budget, read, fn)
 }
+
+// storedSize is what a stored event counts for in a replay page: its
+// encoded length is close to what its decoded strings take, plus the
+// fixed cost of an Event.
+func storedSize(v []byte) int64 { return int64(len(v)) + 64 }
 
 // view runs fn in a read transaction, mapping a closed database to ErrClosed.
 func (t *Transport) view(fn func(*bbolt.Tx) error) error {
@@ -527,7 +615,7 @@ func (t *Transport) view(fn func(*bbolt.Tx) error) error {
 		return transport.ErrClosed
 	default:
 	}
-	err := t.db.View(fn)
+	err := t.guard("read", func() error { return t.db.View(fn) })
 	if errors.Is(err, bberrors.ErrDatabaseNotOpen) {
 		return transport.ErrClosed
 	}
@@ -537,10 +625,20 @@ func (t *Transport) view(fn func(*bbolt.Tx) error) error {
 // LastSeq returns the Seq of the last committed event.
 func (t *Transport) LastSeq() uint64 { return t.last.Load() }
 
-// Check reports whether the file can be read (the readiness probe).
+// Check reports whether the file can be read and written (the readiness
+// probe): it fails while the last commit of appends failed (a full disk),
+// for appendFailWindow or until an append succeeds, and for good once the
+// storage library faulted or panicked on the file (the error then wraps
+// transport.ErrCorrupt).
 func (t *Transport) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bolt: check: %w", err)
+	}
+	if p := t.damaged.Load(); p != nil {
+		return fmt.Errorf("bolt: check %s: the file is damaged: %w", t.path, *p)
+	}
+	if f := t.appendFailed.Load(); f != nil && time.Since(f.at) < appendFailWindow {
+		return fmt.Errorf("bolt: check %s: appends fail (the last %v ago): %w", t.path, time.Since(f.at).Round(time.Second), f.err)
 	}
 	err := t.view(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(keyVersion); len(v) != 1 || v[0] != fileVersion {

@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -31,8 +30,9 @@ const (
 	flagPriv   = 1 << 0
 )
 
-// errCorrupt is wrapped by every decoding error.
-var errCorrupt = errors.New("corrupt event")
+// errCorrupt is wrapped by every decoding error; it wraps
+// transport.ErrCorrupt.
+var errCorrupt = fmt.Errorf("%w: corrupt event", transport.ErrCorrupt)
 
 // encodeEvent returns the stored form of ev.
 func encodeEvent(ev *transport.Event) []byte {
@@ -98,6 +98,50 @@ func decodeEvent(b []byte) (*transport.Event, error) {
 	return ev, nil
 }
 
+// decodeRoute reads what a replay filter needs, the topics and the private
+// flag, without touching Data: the fields before it are skipped, not
+// copied. Topics are copied (the filter may outlive the transaction's
+// memory only through them, and must not keep them, but a copy is cheap
+// next to a payload).
+func decodeRoute(b []byte) (topics []string, private bool, err error) {
+	if len(b) < headerSize {
+		return nil, false, fmt.Errorf("%w: %d bytes, shorter than the header", errCorrupt, len(b))
+	}
+	if b[0] != formatV1 {
+		return nil, false, fmt.Errorf("%w: unknown format version %d", errCorrupt, b[0])
+	}
+	if b[13]&^flagPriv != 0 {
+		return nil, false, fmt.Errorf("%w: unknown flags %#x", errCorrupt, b[13])
+	}
+	private = b[13]&flagPriv != 0
+	d := &decoder{b: b[headerSize:]}
+	if _, err := d.uvarint(); err != nil {
+		return nil, false, fmt.Errorf("retry: %w", err)
+	}
+	if err := d.skipString(); err != nil {
+		return nil, false, fmt.Errorf("id: %w", err)
+	}
+	if err := d.skipString(); err != nil {
+		return nil, false, fmt.Errorf("type: %w", err)
+	}
+	n, err := d.uvarint()
+	if err != nil {
+		return nil, false, fmt.Errorf("topic count: %w", err)
+	}
+	if n > uint64(len(d.b)) {
+		return nil, false, fmt.Errorf("%w: %d topics in %d bytes", errCorrupt, n, len(d.b))
+	}
+	if n > 0 {
+		topics = make([]string, n)
+		for i := range topics {
+			if topics[i], err = d.string(); err != nil {
+				return nil, false, fmt.Errorf("topic %d: %w", i, err)
+			}
+		}
+	}
+	return topics, private, nil
+}
+
 // decodeHead parses the fields up to the ID (what retention needs) and
 // returns a decoder positioned after it.
 func decodeHead(b []byte) (*decoder, *transport.Event, error) {
@@ -152,6 +196,18 @@ func (d *decoder) uvarint() (uint64, error) {
 	}
 	d.b = d.b[n:]
 	return v, nil
+}
+
+func (d *decoder) skipString() error {
+	n, err := d.uvarint()
+	if err != nil {
+		return err
+	}
+	if n > uint64(len(d.b)) {
+		return fmt.Errorf("%w: length %d beyond the %d bytes left", errCorrupt, n, len(d.b))
+	}
+	d.b = d.b[n:]
+	return nil
 }
 
 func (d *decoder) string() (string, error) {

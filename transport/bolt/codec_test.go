@@ -64,12 +64,20 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte{1})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		topics, private, rerr := decodeRoute(b)
+		if rerr != nil && !errors.Is(rerr, errCorrupt) {
+			t.Fatalf("decodeRoute error %v does not wrap errCorrupt", rerr)
+		}
 		ev, err := decodeEvent(b)
 		if err != nil {
 			if !errors.Is(err, errCorrupt) {
 				t.Fatalf("error %v does not wrap errCorrupt", err)
 			}
 			return
+		}
+		// What a replay filter sees is what the full decoding gives.
+		if rerr != nil || private != ev.Private || !slices.Equal(topics, ev.Topics) {
+			t.Fatalf("decodeRoute gave %q, %v, %v; decodeEvent %q, %v", topics, private, rerr, ev.Topics, ev.Private)
 		}
 		if re := encodeEvent(ev); string(re) != string(b) {
 			// Non-minimal varints decode fine but re-encode shorter;

@@ -76,10 +76,12 @@ func (t *Transport) applyTrim(st trimState) {
 func (t *Transport) trimOnly() {
 	last := t.last.Load()
 	var st trimState
-	err := t.db.Update(func(tx *bbolt.Tx) error {
-		var err error
-		st, err = t.trim(tx, last, trimChunk)
-		return err
+	err := t.guard("retention", func() error {
+		return t.db.Update(func(tx *bbolt.Tx) error {
+			var err error
+			st, err = t.trim(tx, last, trimChunk)
+			return err
+		})
 	})
 	if err != nil {
 		// Retried on the next append or tick, not in a tight loop.

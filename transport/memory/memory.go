@@ -16,10 +16,11 @@ import (
 // DefaultSize is the number of events kept when Options.Size is zero.
 const DefaultSize = 10_000
 
-// replayPage is how many events Replay copies out per lock acquisition: big
-// enough to amortise the lock, small enough that a replay never holds it for
-// long while publishers wait.
-const replayPage = 256
+// replayScan is how many events a replay examines per lock acquisition,
+// kept or filtered out: enough to amortise the lock, few enough that a
+// replay never holds it for long while publishers wait. What one page keeps
+// is bounded in bytes (transport.ReplayPageBytes).
+const replayScan = 1024
 
 // feedBuffer lets publishers run ahead of the dispatcher by this many events
 // before Append starts to wait for it.
@@ -62,9 +63,10 @@ type Transport struct {
 }
 
 var (
-	_ transport.Transport     = (*Transport)(nil)
-	_ transport.Checker       = (*Transport)(nil)
-	_ transport.BatchAppender = (*Transport)(nil)
+	_ transport.Transport        = (*Transport)(nil)
+	_ transport.Checker          = (*Transport)(nil)
+	_ transport.BatchAppender    = (*Transport)(nil)
+	_ transport.FilteredReplayer = (*Transport)(nil)
 )
 
 // New returns an empty memory transport.
@@ -221,37 +223,52 @@ func (t *Transport) Lookup(ctx context.Context, id string) (uint64, bool, error)
 // them out in pages under the lock and calling fn without holding it. Events
 // trimmed while the replay runs are skipped.
 func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*transport.Event) error) error {
-	page := make([]*transport.Event, 0, replayPage)
-	next := after + 1
-	for next <= until && next != 0 { // next == 0: after was MaxUint64
-		page = page[:0]
+	return t.ReplayFiltered(ctx, after, until, transport.ReplayOptions{}, fn)
+}
+
+// ReplayFiltered is Replay with opts.Filter applied under the lock, so that
+// a page holds only events the caller receives, pages bounded in bytes
+// (transport.ReplayPageBytes) and each page covered by opts.Budget. The
+// events are shared with the ring, but a page may keep alive events that
+// retention dropped meanwhile, which is what the budget accounts for.
+func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opts transport.ReplayOptions, fn func(*transport.Event) error) error {
+	read := func(next uint64, limit int64) (page []*transport.Event, resume uint64, need int64, done bool, err error) {
 		t.mu.Lock()
+		defer t.mu.Unlock()
 		if t.closed {
-			t.mu.Unlock()
-			return transport.ErrClosed
+			return nil, 0, 0, false, transport.ErrClosed
 		}
-		if t.count > 0 {
-			next = max(next, t.first)
-			end := min(until, t.last)
-			for seq := next; seq <= end && len(page) < replayPage; seq++ {
-				page = append(page, t.at(seq))
+		if t.count == 0 || next > t.last {
+			return nil, 0, 0, true, nil
+		}
+		next = max(next, t.first)
+		end := min(until, t.last)
+		var bytes int64
+		resume = next
+		for seq, scanned := next, 0; seq <= end; seq++ {
+			if scanned == replayScan {
+				return page, resume, 0, false, nil
 			}
-		}
-		t.mu.Unlock()
-		if len(page) == 0 {
-			return nil
-		}
-		for _, ev := range page {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("memory: replay: %w", err)
+			scanned++
+			ev := t.at(seq)
+			if opts.Filter != nil && !opts.Filter(ev.Topics, ev.Private) {
+				resume = seq + 1
+				continue
 			}
-			if err := fn(ev); err != nil {
-				return err
+			size := transport.EventSize(ev)
+			if bytes+size > limit {
+				if len(page) == 0 {
+					need = size
+				}
+				return page, resume, need, false, nil
 			}
+			page = append(page, ev)
+			bytes += size
+			resume = seq + 1
 		}
-		next = page[len(page)-1].Seq + 1
+		return page, resume, 0, true, nil
 	}
-	return nil
+	return transport.ReplayPages(ctx, "memory: replay", after, until, opts.Budget, read, fn)
 }
 
 // LastSeq returns the Seq of the last appended event.

@@ -98,6 +98,11 @@ func Run(t *testing.T, f Factory) {
 	t.Run("BatchAfterClose", s.testBatchAfterClose)
 	t.Run("BatchCloseWithBlockedBatches", s.testBatchCloseBlocked)
 	t.Run("BatchReopen", s.testBatchReopen)
+	// Cases of the optional FilteredReplayer (filtered.go).
+	t.Run("FilteredReplaySkipsRefused", s.testFilteredSkipsRefused)
+	t.Run("FilteredReplayPagesInBytes", s.testFilteredPagesInBytes)
+	t.Run("FilteredReplayWaitsForBudget", s.testFilteredWaitsForBudget)
+	t.Run("FilteredReplayLongMiss", s.testFilteredLongMiss)
 }
 
 type suite struct{ f Factory }
