@@ -22,22 +22,24 @@ func damagedBolt(t *testing.T) *bolt.Transport {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "hermes.db")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tr, err := bolt.Open(path, bolt.Options{NoSync: true, Logger: quiet})
+	writer, err := bolt.Open(path, bolt.Options{NoSync: true, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for range tr.Feed() {
+	// The feed reader takes the channel now: it must not read the variable
+	// that is given the reopened transport below.
+	go func(feed <-chan *transport.Event) {
+		for range feed {
 		}
-	}()
+	}(writer.Feed())
 	evs := make([]*transport.Event, 2000)
 	for i := range evs {
 		evs[i] = &transport.Event{ID: fmt.Sprint("e", i), Topics: []string{"t"}, Data: strings.Repeat("d", 1000)}
 	}
-	if err := tr.AppendBatch(context.Background(), evs); err != nil {
+	if err := writer.AppendBatch(context.Background(), evs); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Close(); err != nil {
+	if err := writer.Close(); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -50,7 +52,7 @@ func damagedBolt(t *testing.T) *bolt.Transport {
 		t.Fatal(err)
 	}
 	f.Close()
-	tr, err = bolt.Open(path, bolt.Options{NoSync: true, SkipCheck: true, Logger: quiet})
+	tr, err := bolt.Open(path, bolt.Options{NoSync: true, SkipCheck: true, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
