@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -198,6 +199,7 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	defer func() { release(reason) }()
 	s := newSubscriber(sub.matchers, grant, h.cfg.QueueBytes)
 	st := &stream{h: h, w: w, rc: http.NewResponseController(w), s: s}
+	s.onKick = st.interrupt
 	st.deadline, st.hardDeadline = h.deadline(grant)
 	defer func() {
 		h.reg.remove(s)
@@ -222,9 +224,11 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	h.subscriptionsOpened(s)
 	w.WriteHeader(http.StatusOK)
 	if err := st.write(heartbeat); err != nil {
+		reason = st.writeFailed(err)
 		return
 	}
 	if err := st.flush(); err != nil {
+		reason = st.writeFailed(err)
 		return
 	}
 	// The stream ends with the request or when the hub cuts the streams
@@ -236,6 +240,9 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		if err := st.replay(ctx, after); err != nil {
 			var te *replayError
 			switch {
+			case errors.Is(err, errOverflow):
+				reason = DisconnectOverflow
+				st.warnOverflow()
 			case errors.As(err, &te):
 				reason = DisconnectError
 				h.metrics.TransportError(OpReplay)
@@ -311,15 +318,66 @@ type stream struct {
 	// hardDeadline is the limit no write may pass: the token's exp or the
 	// full write timeout.
 	hardDeadline time.Time
+
+	// ioMu orders interrupt against the start and end of each write, so
+	// that an overflow either stops a write from starting or breaks the
+	// one in progress, never lets one block until its deadline.
+	ioMu    sync.Mutex
+	writing bool
+}
+
+// errOverflow ends a stream whose queue overflowed (subscriber.kick).
+var errOverflow = errors.New("subscriber queue overflow")
+
+// guarded runs fn, which writes to the client, with a fresh write deadline
+// (see setWriteDeadline). It does not start once the subscriber overflowed,
+// and a write failure after an overflow is the overflow's doing (interrupt
+// broke the write): both report errOverflow.
+func (st *stream) guarded(fn func() error) error {
+	st.ioMu.Lock()
+	if st.s.kicked() {
+		st.ioMu.Unlock()
+		return errOverflow
+	}
+	st.writing = true
+	st.setWriteDeadline()
+	st.ioMu.Unlock()
+	err := fn()
+	st.ioMu.Lock()
+	st.writing = false
+	st.ioMu.Unlock()
+	if err != nil && st.s.kicked() {
+		return errOverflow
+	}
+	return err
+}
+
+// interrupt breaks a write in progress with a deadline in the past: a
+// client that stopped reading blocks the write once the socket buffers are
+// full, and the stream would otherwise only notice its overflow at the
+// write deadline, counted as a client disconnect. A write that has not
+// started yet checks the overflow itself (guarded).
+func (st *stream) interrupt() {
+	st.ioMu.Lock()
+	defer st.ioMu.Unlock()
+	if st.writing {
+		_ = st.rc.SetWriteDeadline(time.Now())
+	}
+}
+
+// warnOverflow logs an overflow disconnect, at most once a second.
+func (st *stream) warnOverflow() {
+	st.h.warnings.warn("subscriber too slow: its queue passed its bound; disconnected", "queue_bytes", st.h.cfg.QueueBytes)
 }
 
 // write sends b with a write deadline of DispatchTimeout, capped at the
 // stream's deadline, so a stuck client costs one timeout, not a goroutine
 // forever.
 func (st *stream) write(b []byte) error {
-	st.setWriteDeadline()
-	_, err := st.w.Write(b)
-	return err
+	return st.guarded(func() error {
+		_, err := st.w.Write(b)
+		return err
+	})
 }
 
 func (st *stream) setWriteDeadline() {
@@ -339,7 +397,7 @@ func (st *stream) setWriteDeadline() {
 }
 
 func (st *stream) flush() error {
-	return st.rc.Flush()
+	return st.guarded(st.rc.Flush)
 }
 
 // maxCatchUpGap is how far behind the last stored event a replay may be when
@@ -431,27 +489,30 @@ func (st *stream) live(ctx context.Context) string {
 	for {
 		select {
 		case <-st.s.ready:
-			st.setWriteDeadline()
-			wrote, err := st.s.writeQueued(st.w)
+			wrote := false
+			err := st.guarded(func() error {
+				var err error
+				if wrote, err = st.s.writeQueued(st.w); err != nil || !wrote {
+					return err
+				}
+				return st.rc.Flush()
+			})
 			if err != nil {
-				return DisconnectClient
+				return st.writeFailed(err)
 			}
-			if !wrote {
-				continue
-			}
-			if err := st.flush(); err != nil {
-				return DisconnectClient
-			}
-			if beatTimer != nil {
+			if wrote && beatTimer != nil {
 				beatTimer.Reset(st.h.cfg.Heartbeat)
 			}
 		case <-beat:
-			if st.write(heartbeat) != nil || st.flush() != nil {
-				return DisconnectClient
+			if err := st.write(heartbeat); err != nil {
+				return st.writeFailed(err)
+			}
+			if err := st.flush(); err != nil {
+				return st.writeFailed(err)
 			}
 			beatTimer.Reset(st.h.cfg.Heartbeat)
 		case <-st.s.kick:
-			st.h.warnings.warn("subscriber too slow: its queue passed its bound; disconnected", "queue_bytes", st.h.cfg.QueueBytes)
+			st.warnOverflow()
 			return DisconnectOverflow
 		case <-end:
 			st.endCleanly()
@@ -471,6 +532,16 @@ func (st *stream) live(ctx context.Context) string {
 			return DisconnectClient
 		}
 	}
+}
+
+// writeFailed is the reason a stream ends after a failed write: an
+// overflow (the write was interrupted, or refused to start) or the client.
+func (st *stream) writeFailed(err error) string {
+	if errors.Is(err, errOverflow) {
+		st.warnOverflow()
+		return DisconnectOverflow
+	}
+	return DisconnectClient
 }
 
 // endCleanly gives the response's terminating bytes a write deadline of
