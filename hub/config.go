@@ -58,6 +58,11 @@ type Config struct {
 	WriteTimeout time.Duration
 	// DispatchTimeout bounds each write to a subscriber. Zero means 5 s.
 	DispatchTimeout time.Duration
+	// BodyTimeout bounds the time a client may take to send a request body
+	// (publish, QUERY, anything with a body), counted from when the hub
+	// sees the request; a shutdown cuts bodies still arriving. Zero means
+	// 10 s; negative disables the limit.
+	BodyTimeout time.Duration
 
 	// MaxBodyBytes bounds publish and QUERY bodies (413). Zero means 1 MiB.
 	MaxBodyBytes int64
@@ -103,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DispatchTimeout == 0 {
 		c.DispatchTimeout = 5 * time.Second
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = 10 * time.Second
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20

@@ -69,7 +69,7 @@ func New(cfg Config) (*Hub, error) {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
-	h.handler = securityHeaders(h.withCORS(h.withSubscriptionsAPI(r)))
+	h.handler = securityHeaders(h.withBodyDeadline(h.withCORS(h.withSubscriptionsAPI(r))))
 
 	go h.run()
 	return h, nil

@@ -66,6 +66,7 @@ const (
 	RejectMaxSubscribers          = "max_subscribers"
 	RejectMaxSubscribersPerClient = "max_subscribers_per_client"
 	RejectBodyTooLarge            = "body_too_large"
+	RejectBodyTimeout             = "body_timeout" // the body did not arrive within BodyTimeout
 	RejectShuttingDown            = "shutting_down"
 )
 

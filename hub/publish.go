@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -50,11 +51,12 @@ func (h *Hub) writeRequestError(w http.ResponseWriter, err error) {
 // event to the transport (durable before 200), answer the id (PUB-*).
 func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if !h.startPublish() {
+	if h.publishesClosed() {
+		// Refused before anything is read; one that started earlier is
+		// refused by startPublish below.
 		h.reject(w, RejectShuttingDown, http.StatusServiceUnavailable, "the hub is shutting down")
 		return
 	}
-	defer h.publishes.Done()
 	// Authorization comes before the body is even read (ref order, §1.13): a
 	// request without a valid token learns nothing about its fields.
 	grant, err := h.cfg.Auth.Authenticate(r, auth.Publisher)
@@ -77,6 +79,11 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if !h.startPublish() {
+		h.reject(w, RejectShuttingDown, http.StatusServiceUnavailable, "the hub is shutting down")
+		return
+	}
+	defer h.publishes.Done()
 	if err := h.cfg.Transport.Append(r.Context(), ev); err != nil {
 		h.metrics.TransportError(OpAppend)
 		h.warnings.warn("publish: storing the update failed", "id", ev.ID, "error", err)
@@ -106,6 +113,10 @@ func (h *Hub) readForm(w http.ResponseWriter, r *http.Request, required bool) ([
 		if errors.As(err, &mbe) {
 			h.metrics.Rejected(RejectBodyTooLarge)
 			return nil, tooLarge("the body exceeds %d bytes", h.cfg.MaxBodyBytes)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			h.metrics.Rejected(RejectBodyTimeout)
+			return nil, &requestError{http.StatusRequestTimeout, "the body did not arrive in time"}
 		}
 		return nil, badRequest("reading the body failed")
 	}

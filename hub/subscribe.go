@@ -124,14 +124,10 @@ func matcherType(name string) (typ string, ok bool, err error) {
 // subscribe handles GET, HEAD and QUERY: authorize, register, replay the
 // history the cursor asks for, then stream live events.
 func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
-	var body []pair
-	if r.Method == methodQuery {
-		var err error
-		if body, err = h.readForm(w, r, false); err != nil {
-			h.writeRequestError(w, err)
-			return
-		}
-	}
+	// The token (header, cookie or query: never the body) is checked first
+	// and the stream's slot taken next, both before a QUERY body is read: a
+	// client without a token, or past the limits, costs neither the time
+	// nor the memory of its body.
 	grant, err := h.cfg.Auth.Authenticate(r, auth.Subscriber)
 	if err != nil {
 		h.writeAuthError(w, r, err)
@@ -141,6 +137,24 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		h.writeAuthError(w, r, auth.ErrMissingToken())
 		return
 	}
+	var adm *admission
+	if r.Method != http.MethodHead {
+		var ok bool
+		if adm, ok = h.admit(w, r); !ok {
+			return
+		}
+		defer adm.cancel()
+	}
+	var body []pair
+	if r.Method == methodQuery {
+		if body, err = h.readForm(w, r, false); err != nil {
+			h.writeRequestError(w, err)
+			return
+		}
+	}
+	// From here on the request is a stream (or a HEAD answer): its body,
+	// if any, no longer has to arrive.
+	keepBody(r)
 	sub, err := h.parseSubscription(r, body)
 	if err != nil {
 		h.writeRequestError(w, err)
@@ -191,10 +205,7 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	release, ok := h.admit(w, r, len(sub.matchers))
-	if !ok {
-		return
-	}
+	release := adm.start(len(sub.matchers))
 	reason := DisconnectClient
 	defer func() { release(reason) }()
 	s := newSubscriber(sub.matchers, grant, h.cfg.QueueBytes)

@@ -100,6 +100,8 @@ type Options struct {
 
 	// Subscriptions turns on subscription events and the API.
 	Subscriptions bool
+	// BodyTimeout is hub.Config.BodyTimeout (zero: the default).
+	BodyTimeout time.Duration
 }
 
 // Harness is one hub served by an httptest server and a client that speaks
@@ -212,6 +214,7 @@ func newHarness(t *testing.T, proto string, opts Options) *Harness {
 		Metrics:                 opts.Metrics,
 
 		Subscriptions: opts.Subscriptions,
+		BodyTimeout:   opts.BodyTimeout,
 	})
 	if err != nil {
 		az.Close()

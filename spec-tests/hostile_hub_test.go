@@ -3,6 +3,7 @@ package spectests_test
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -99,4 +100,112 @@ func TestHostile_OverflowCountedAsOverflow_Finding8(t *testing.T) {
 	if c := metricValue(t, mm, "hermes_subscribers_disconnected_total", "reason", "client"); c > 0 {
 		t.Errorf("%v overflowed subscribers counted as client disconnects", c)
 	}
+}
+
+// slowRequest sends head (request line and headers, which must announce a
+// body) on a raw connection, then trickles the body one byte every 50 ms
+// until the hub closes the connection or the test ends. It returns the
+// connection and a channel that receives what the hub answered (the whole
+// response up to the connection's close) once the hub closed it.
+func slowRequest(t testing.TB, h *Harness, head string) <-chan string {
+	t.Helper()
+	c := rawConn(t, h)
+	if _, err := c.Write([]byte(head)); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	t.Cleanup(func() { close(stop); c.Close(); <-done })
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if _, err := c.Write([]byte("x")); err != nil {
+				return
+			}
+		}
+	}()
+	answer := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				answer <- b.String()
+				return
+			}
+		}
+	}()
+	return answer
+}
+
+// wantAnswered waits for the hub to answer and close a slow request, and
+// checks the status of its answer.
+func wantAnswered(t testing.TB, answer <-chan string, status int, what string) {
+	t.Helper()
+	select {
+	case got := <-answer:
+		if !strings.HasPrefix(got, fmt.Sprintf("HTTP/1.1 %d ", status)) {
+			t.Errorf("%s: answered %q, want status %d", what, firstLine(got), status)
+		}
+	case <-time.After(arrive):
+		t.Fatalf("%s: the hub still holds the connection after %v", what, arrive)
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\r\n")
+	return line
+}
+
+// TestHostile_SlowBodiesCutAtTheDeadline_Finding4: a client sending its
+// body a byte at a time is cut at the body deadline, whatever the request:
+// a QUERY subscription (anonymous hub), a publish with a valid token, a
+// request the hub refuses without reading its body (the old hub held all of
+// them for as long as the client kept sending).
+func TestHostile_SlowBodiesCutAtTheDeadline_Finding4(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", Options{Anonymous: true, BodyTimeout: 300 * time.Millisecond})
+	body := func(method, token string) string {
+		auth := ""
+		if token != "" {
+			auth = "Authorization: Bearer " + token + "\r\n"
+		}
+		return method + " " + hub.Path + " HTTP/1.1\r\nHost: x\r\n" + auth +
+			"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n" +
+			"topic=" + url.QueryEscape(topicA) + "&data="
+	}
+	query := slowRequest(t, h, body("QUERY", ""))
+	publish := slowRequest(t, h, body("POST", h.pubAll))
+	refused := slowRequest(t, h, body("POST", "")) // no token: 401 without reading the body
+	wantAnswered(t, query, http.StatusRequestTimeout, "slow QUERY body")
+	wantAnswered(t, publish, http.StatusRequestTimeout, "slow publish body")
+	wantAnswered(t, refused, http.StatusUnauthorized, "slow body of a refused publish")
+	// The hub still serves.
+	h.publish(t, "topic", topicA)
+}
+
+// TestHostile_QueryRefusedBeforeItsBody_Finding4: a QUERY without a token
+// (hub without --anonymous) and a QUERY past the subscriber limit are
+// answered before their body is read: a client that never sends it gets
+// its 401 or 429 at once, and the connection is closed.
+func TestHostile_QueryRefusedBeforeItsBody_Finding4(t *testing.T) {
+	t.Parallel()
+	head := "QUERY " + hub.Path + " HTTP/1.1\r\nHost: x\r\n" +
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n"
+
+	private := newHarness(t, "h1", Options{}) // default (10 s) body deadline
+	wantAnswered(t, slowRequest(t, private, head), http.StatusUnauthorized, "QUERY without a token")
+
+	full := newHarness(t, "h1", Options{Anonymous: true, MaxSubscribers: 1})
+	full.sub(t, q("topic", topicA))
+	wantAnswered(t, slowRequest(t, full, head), http.StatusTooManyRequests, "QUERY past --max-subscribers")
 }
