@@ -22,6 +22,9 @@ const earliest = "earliest"
 // subscription is a parsed subscribe request.
 type subscription struct {
 	matchers []*topic.Matcher
+	// pooled[i] is the shared entry of matchers[i], or nil: the caller
+	// releases them (matcherPool.release) when the request ends.
+	pooled []*poolEntry
 	// cursor is the requested Last-Event-ID; hasCursor is true when any
 	// cursor source was present, even empty (REC-10).
 	cursor    string
@@ -45,6 +48,12 @@ func (h *Hub) parseSubscription(r *http.Request, body []pair) (*subscription, er
 	sub := &subscription{}
 	var cursors [len(cursorParams)]*string
 	var legacy, modern int
+	type param struct {
+		typ, value string
+		cost       int
+	}
+	var params []param
+	total := 0
 	for _, p := range append(query, body...) {
 		typ, isMatcher, err := matcherType(p.name)
 		if err != nil {
@@ -72,15 +81,39 @@ func (h *Hub) parseSubscription(r *http.Request, body []pair) (*subscription, er
 		if !utf8.ValidString(p.value) {
 			return nil, badRequest("a matcher is not valid UTF-8")
 		}
-		m, err := topic.Compile(typ, p.value, h.cfg.TopicOptions)
+		// The whole subscription's cost is known before anything is
+		// compiled (matcherbudget.go).
+		c := topic.Estimate(typ, p.value, h.cfg.TopicOptions)
+		if total += c; h.cfg.MaxSubscriptionCost >= 0 && total > h.cfg.MaxSubscriptionCost {
+			h.metrics.Rejected(RejectSubscriptionCost)
+			return nil, badRequest("the topic matchers of this subscription are too complex (over %d cost units in all)", h.cfg.MaxSubscriptionCost)
+		}
+		params = append(params, param{typ, p.value, c})
+	}
+	if len(params) == 0 {
+		return nil, badRequest(`missing "topic" or "match" parameter`)
+	}
+	for _, p := range params {
+		var m *topic.Matcher
+		var e *poolEntry
+		var err error
+		if p.cost == 0 {
+			// Compared by equality: nothing to share or to budget.
+			m, err = topic.Compile(p.typ, p.value, h.cfg.TopicOptions)
+		} else if e, err = h.pool.acquire(p.typ, p.value, p.cost, h.cfg.TopicOptions); err == nil {
+			m = e.m
+		}
 		if err != nil {
+			h.pool.release(sub.pooled)
+			if errors.Is(err, errMatcherBudget) {
+				h.metrics.Rejected(RejectMatcherBudget)
+				return nil, err
+			}
 			// The compiler's message is not echoed (SUB-8).
 			return nil, badRequest("invalid topic matcher pattern")
 		}
 		sub.matchers = append(sub.matchers, m)
-	}
-	if len(sub.matchers) == 0 {
-		return nil, badRequest(`missing "topic" or "match" parameter`)
+		sub.pooled = append(sub.pooled, e)
 	}
 
 	// The header wins over every parameter (REC-5); an empty value falls
@@ -157,9 +190,13 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	keepBody(r)
 	sub, err := h.parseSubscription(r, body)
 	if err != nil {
+		if errors.Is(err, errMatcherBudget) {
+			w.Header().Set("Retry-After", retryAfter())
+		}
 		h.writeRequestError(w, err)
 		return
 	}
+	defer h.pool.release(sub.pooled)
 
 	// Resolve the cursor before registering: a lookup is an index read.
 	var after uint64
@@ -209,6 +246,7 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	reason := DisconnectClient
 	defer func() { release(reason) }()
 	s := newSubscriber(sub.matchers, grant, h.cfg.QueueBytes)
+	s.pooled = sub.pooled
 	st := &stream{h: h, w: w, rc: http.NewResponseController(w), s: s}
 	s.onKick = st.interrupt
 	st.deadline, st.hardDeadline = h.deadline(grant)

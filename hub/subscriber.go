@@ -18,7 +18,10 @@ import (
 // connections without a goroutine per subscriber (design.md).
 type subscriber struct {
 	matchers []*topic.Matcher
-	grant    *auth.Grant // nil: anonymous
+	// pooled[i] is the shared entry of matchers[i] when it is a costly one
+	// (matcherbudget.go), nil otherwise; it may be shorter than matchers.
+	pooled []*poolEntry
+	grant  *auth.Grant // nil: anonymous
 	// id names the connection in subscription events and the API: random,
 	// one per connection, never taken from the client (EVT-3).
 	id string

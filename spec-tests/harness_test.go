@@ -102,6 +102,10 @@ type Options struct {
 	Subscriptions bool
 	// BodyTimeout is hub.Config.BodyTimeout (zero: the default).
 	BodyTimeout time.Duration
+	// MaxSubscriptionCost and MaxMatcherCost are the hub.Config fields
+	// (zero: the default).
+	MaxSubscriptionCost int
+	MaxMatcherCost      int
 }
 
 // Harness is one hub served by an httptest server and a client that speaks
@@ -215,6 +219,9 @@ func newHarness(t *testing.T, proto string, opts Options) *Harness {
 
 		Subscriptions: opts.Subscriptions,
 		BodyTimeout:   opts.BodyTimeout,
+
+		MaxSubscriptionCost: opts.MaxSubscriptionCost,
+		MaxMatcherCost:      opts.MaxMatcherCost,
 	})
 	if err != nil {
 		az.Close()

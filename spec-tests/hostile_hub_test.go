@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hermes-hub/hermes/hub"
+	"github.com/hermes-hub/hermes/hub/topic"
 	"github.com/hermes-hub/hermes/metrics"
 )
 
@@ -208,4 +209,94 @@ func TestHostile_QueryRefusedBeforeItsBody_Finding4(t *testing.T) {
 	full := newHarness(t, "h1", Options{Anonymous: true, MaxSubscribers: 1})
 	full.sub(t, q("topic", topicA))
 	wantAnswered(t, slowRequest(t, full, head), http.StatusTooManyRequests, "QUERY past --max-subscribers")
+}
+
+// nearLimitPattern is a URL pattern just under the per-pattern complexity
+// limit (MAT-9): 31 counted repetitions, about 19,300 estimated
+// instructions and 290 KB once compiled, made distinct by n so that no two
+// share a compilation.
+func nearLimitPattern(n int) string {
+	return "https://example.com/" + strings.Repeat("([a-z]{0,100})", 31) + "/" + fmt.Sprint(n)
+}
+
+// TestHostile_MatcherCost_Finding1: anonymous subscribers cannot make the
+// hub compile and evaluate near-limit URL patterns without bound.
+//   - A subscription of 100 near-limit patterns is refused whole, with 400,
+//     and nothing of it is compiled.
+//   - Many connections of a few such patterns each are accepted until the
+//     hub-wide budget is used up, then refused with 503 and Retry-After;
+//     the budget in use never passes its limit.
+//   - A pattern shared by many streams is charged once, and the budget is
+//     given back when the streams end.
+func TestHostile_MatcherCost_Finding1(t *testing.T) {
+	t.Parallel()
+	const limit = 1_000_000 // about 50 near-limit patterns
+	h := newHarness(t, "h1", Options{Anonymous: true, MaxMatcherCost: limit})
+
+	var kv []string
+	for i := range 100 {
+		kv = append(kv, "match_urlpattern", nearLimitPattern(i))
+	}
+	res := h.call(t, Req{Query: q(kv...)})
+	wantStatus(t, res, http.StatusBadRequest, "100 near-limit URL patterns in one subscription")
+	if used, _ := h.Hub.MatcherCost(); used != 0 {
+		t.Errorf("a refused subscription holds %d cost units", used)
+	}
+
+	// The attack of the issue, scaled to the test's budget: 100
+	// connections of 4 distinct near-limit patterns each.
+	accepted, refused := 0, 0
+	var streams []*Stream
+	for c := range 100 {
+		var kv []string
+		for i := range 4 {
+			kv = append(kv, "match_urlpattern", nearLimitPattern(4*c+i))
+		}
+		s := h.open(t, Req{Query: q(kv...)})
+		switch s.Resp.StatusCode {
+		case http.StatusOK:
+			if refused > 0 {
+				t.Fatalf("connection %d accepted after the budget was exhausted", c)
+			}
+			accepted++
+			streams = append(streams, s)
+		case http.StatusServiceUnavailable:
+			refused++
+			if v := s.Resp.Header.Get("Retry-After"); v == "" {
+				t.Errorf("503 without Retry-After")
+			}
+			s.Close()
+		default:
+			t.Fatalf("connection %d: status %d", c, s.Resp.StatusCode)
+		}
+		if used, max := h.Hub.MatcherCost(); used > max {
+			t.Fatalf("budget in use %d passed its limit %d", used, max)
+		}
+	}
+	if accepted == 0 || refused == 0 {
+		t.Fatalf("accepted %d, refused %d connections: want the budget to admit some and refuse the rest", accepted, refused)
+	}
+	t.Logf("accepted %d connections, refused %d", accepted, refused)
+
+	// A legitimate subscriber still gets its updates.
+	legit := h.sub(t, q("match", topicA))
+	id := h.publish(t, "topic", topicA)
+	legit.expectIDs(t, id)
+
+	for _, s := range streams {
+		s.Close()
+	}
+	waitUntil(t, arrive, "the budget to be given back", func() bool {
+		used, _ := h.Hub.MatcherCost()
+		return used == 0
+	})
+
+	// One pattern shared by 20 streams is compiled and charged once.
+	for range 20 {
+		h.sub(t, q("match_urlpattern", nearLimitPattern(0)))
+	}
+	one := topic.Estimate(topic.TypeURLPattern, nearLimitPattern(0), topic.Options{Base: h.URL})
+	if used, _ := h.Hub.MatcherCost(); used != one {
+		t.Errorf("20 streams of one pattern hold %d cost units, want one pattern's cost %d", used, one)
+	}
 }
