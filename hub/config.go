@@ -39,6 +39,17 @@ type Config struct {
 	// events and the subscription API (EVT-*, API-*, LEG-18..23). Off, the
 	// API answers 404 and no event is emitted.
 	Subscriptions bool
+	// SubscriptionEventsKept is how many of the latest subscription events
+	// the hub keeps in memory for listeners that resume with a cursor
+	// (they are never stored in the transport); at most
+	// SubscriptionEventsBytes of them are kept. Zero means 1000 events and
+	// 4 MiB.
+	SubscriptionEventsKept  int
+	SubscriptionEventsBytes int
+	// MaxAnnouncedBytes bounds the summed length of one subscription's
+	// selectors when subscription events announce them (400). Zero means
+	// 64 KiB.
+	MaxAnnouncedBytes int
 	// CORSOrigins lists the origins allowed to make credentialed
 	// cross-origin requests. "*" allows any origin without credentials.
 	// Empty: no CORS headers at all.
@@ -141,6 +152,15 @@ func (c Config) withDefaults() Config {
 	if c.MaxPatternBytes == 0 {
 		c.MaxPatternBytes = 4096
 	}
+	if c.SubscriptionEventsKept == 0 {
+		c.SubscriptionEventsKept = 1000
+	}
+	if c.SubscriptionEventsBytes == 0 {
+		c.SubscriptionEventsBytes = 4 << 20
+	}
+	if c.MaxAnnouncedBytes == 0 {
+		c.MaxAnnouncedBytes = 64 << 10
+	}
 	if c.MaxSubscriptionCost == 0 {
 		c.MaxSubscriptionCost = 100_000
 	}
@@ -174,6 +194,9 @@ func (c Config) Validate() error {
 		"MaxLegacyTopics": int64(c.MaxLegacyTopics), "MaxPatternBytes": int64(c.MaxPatternBytes),
 		"QueueBytes": int64(c.QueueBytes), "MaxSubscribers": int64(c.MaxSubscribers),
 		"MaxSubscribersPerClient": int64(c.MaxSubscribersPerClient),
+		"SubscriptionEventsKept":  int64(c.SubscriptionEventsKept),
+		"SubscriptionEventsBytes": int64(c.SubscriptionEventsBytes),
+		"MaxAnnouncedBytes":       int64(c.MaxAnnouncedBytes),
 	} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("hub: %s must not be negative", name))

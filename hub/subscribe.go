@@ -197,9 +197,14 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.pool.release(sub.pooled)
+	if err := h.checkAnnounceable(sub.matchers); err != nil {
+		h.writeRequestError(w, err)
+		return
+	}
 
 	// Resolve the cursor before registering: a lookup is an index read.
 	var after uint64
+	var state stateFrom // the kept subscription events to resume with (subscriptionlog.go)
 	replay := false
 	answer := ""
 	if sub.hasCursor {
@@ -207,7 +212,12 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		switch sub.cursor {
 		case "", earliest:
 			replay = sub.cursor == earliest
+			state.ok = replay
 		default:
+			if pos, from, ok := h.reg.lookupState(sub.cursor); ok {
+				after, state, replay, answer = pos, from, true, sub.cursor
+				break
+			}
 			seq, ok, err := h.cfg.Transport.Lookup(r.Context(), sub.cursor)
 			if err != nil {
 				h.metrics.TransportError(OpLookup)
@@ -217,6 +227,7 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 			}
 			if ok {
 				after, replay, answer = seq, true, sub.cursor
+				state = stateFrom{ok: true, fromPos: seq}
 			}
 		}
 		// A replay served, or a cursor that names nothing we keep.
@@ -286,7 +297,7 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	defer stop()
 	defer context.AfterFunc(h.ctx, stop)()
 	if replay {
-		if err := st.replay(ctx, after); err != nil {
+		if err := st.replay(ctx, after, state); err != nil {
 			var te *replayError
 			switch {
 			case errors.Is(err, errOverflow):
@@ -461,7 +472,7 @@ const maxCatchUpGap = 256
 // once close to the end it registers, noting the last dispatched Seq under
 // the registry lock, and replays the short tail up to it while live events
 // queue.
-func (st *stream) replay(ctx context.Context, after uint64) error {
+func (st *stream) replay(ctx context.Context, after uint64, state stateFrom) error {
 	tr := st.h.cfg.Transport
 	for {
 		last := tr.LastSeq()
@@ -473,11 +484,14 @@ func (st *stream) replay(ctx context.Context, after uint64) error {
 		}
 		after = last
 	}
-	attach := st.h.reg.add(st.s, after)
+	attach, kept := st.h.reg.attach(st.s, after, state)
 	if attach > after {
 		if err := st.replayRange(ctx, after, attach); err != nil {
 			return err
 		}
+	}
+	if err := st.replayState(kept); err != nil {
+		return err
 	}
 	return st.flush()
 }
