@@ -98,7 +98,7 @@ type Config struct {
 	MaxSubscriptionCost int
 	// MaxMatcherCost bounds the summed cost of the distinct template and
 	// URL pattern matchers of all open streams; past it a subscription
-	// gets 503 with Retry-After. Zero means 8,000,000 (about 120 MB of
+	// gets 503 with Retry-After. Zero means 4,000,000 (about 60 MB of
 	// compiled programs at worst). Negative: unlimited.
 	MaxMatcherCost int
 	// QueueBytes bounds what may wait in one subscriber's queue; a
@@ -165,7 +165,7 @@ func (c Config) withDefaults() Config {
 		c.MaxSubscriptionCost = 100_000
 	}
 	if c.MaxMatcherCost == 0 {
-		c.MaxMatcherCost = 8_000_000
+		c.MaxMatcherCost = 4_000_000
 	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = 1 << 20
