@@ -90,16 +90,17 @@ type Config struct {
 	MaxLegacyTopics int
 	// MaxPatternBytes bounds each matcher value (400). Zero means 4096.
 	MaxPatternBytes int
-	// MaxSubscriptionCost bounds the summed cost (topic.Estimate units,
-	// about 15 bytes of compiled program each) of one subscription's
-	// template and URL pattern matchers (400). Zero means 100,000: a hundred
-	// ordinary URL patterns, or four near the per-pattern limit. Negative:
-	// unlimited.
+	// MaxSubscriptionCost bounds the summed cost (topic.Estimate units: at
+	// most ~15 bytes of compiled program and ~10 ns per evaluation each) of
+	// one subscription's template and URL pattern matchers (400). Zero
+	// means 100,000: a hundred ordinary URL patterns, or eleven of twenty
+	// "*" wildcards. Negative: unlimited.
 	MaxSubscriptionCost int
 	// MaxMatcherCost bounds the summed cost of the distinct template and
 	// URL pattern matchers of all open streams; past it a subscription
-	// gets 503 with Retry-After. Zero means 4,000,000 (about 60 MB of
-	// compiled programs at worst). Negative: unlimited.
+	// gets 503 with Retry-After. Zero means 4,000,000: at most about 60 MB
+	// of compiled programs and 40 ms of evaluations per update. Negative:
+	// unlimited.
 	MaxMatcherCost int
 	// QueueBytes bounds what may wait in one subscriber's queue; a
 	// subscriber past it is disconnected and resumes from history. Zero
