@@ -51,6 +51,17 @@ type Config struct {
 	// subscribers there and the API of any node lists them all. Nil: this
 	// process's subscriptions only, in memory.
 	SubscriptionStore SubscriptionStore
+	// SubscriptionEventsKept is how many of the latest subscription events
+	// the hub keeps in memory for listeners that resume with a cursor
+	// (they are never stored in the transport); at most
+	// SubscriptionEventsBytes of them are kept. Zero means 1000 events and
+	// 4 MiB.
+	SubscriptionEventsKept  int
+	SubscriptionEventsBytes int
+	// MaxAnnouncedBytes bounds the summed length of one subscription's
+	// selectors when subscription events announce them (400). Zero means
+	// 64 KiB.
+	MaxAnnouncedBytes int
 	// CORSOrigins lists the origins allowed to make credentialed
 	// cross-origin requests. "*" allows any origin without credentials.
 	// Empty: no CORS headers at all.
@@ -70,9 +81,19 @@ type Config struct {
 	WriteTimeout time.Duration
 	// DispatchTimeout bounds each write to a subscriber. Zero means 5 s.
 	DispatchTimeout time.Duration
+	// BodyTimeout bounds the time a client may take to send a request body
+	// (publish, QUERY, anything with a body), counted from when the hub
+	// sees the request; a shutdown cuts bodies still arriving. Zero means
+	// 10 s; negative disables the limit.
+	BodyTimeout time.Duration
 
 	// MaxBodyBytes bounds publish and QUERY bodies (413). Zero means 1 MiB.
 	MaxBodyBytes int64
+	// BodyBytesInFlight bounds the request bodies (publish, QUERY) being
+	// read at once, each counted at its Content-Length (MaxBodyBytes when
+	// unknown); past it a request gets 503 with Retry-After before its body
+	// is read. Zero means 64 MiB; negative: unlimited.
+	BodyBytesInFlight int64
 	// MaxTopics bounds the topic fields of one publish (413). Zero: 1000.
 	MaxTopics int
 	// MaxFieldBytes bounds each topic, id and type field of a publish (413).
@@ -86,6 +107,18 @@ type Config struct {
 	MaxLegacyTopics int
 	// MaxPatternBytes bounds each matcher value (400). Zero means 4096.
 	MaxPatternBytes int
+	// MaxSubscriptionCost bounds the summed cost (topic.Estimate units: at
+	// most ~15 bytes of compiled program and ~10 ns per evaluation each) of
+	// one subscription's template and URL pattern matchers (400). Zero
+	// means 100,000: a hundred ordinary URL patterns, or eleven of twenty
+	// "*" wildcards. Negative: unlimited.
+	MaxSubscriptionCost int
+	// MaxMatcherCost bounds the summed cost of the distinct template and
+	// URL pattern matchers of all open streams; past it a subscription
+	// gets 503 with Retry-After. Zero means 4,000,000: at most about 60 MB
+	// of compiled programs and 40 ms of evaluations per update. Negative:
+	// unlimited.
+	MaxMatcherCost int
 	// QueueBytes bounds what may wait in one subscriber's queue; a
 	// subscriber past it is disconnected and resumes from history. Zero
 	// means 1 MiB.
@@ -125,6 +158,12 @@ func (c Config) withDefaults() Config {
 	if c.DispatchTimeout == 0 {
 		c.DispatchTimeout = 5 * time.Second
 	}
+	if c.BodyBytesInFlight == 0 {
+		c.BodyBytesInFlight = 64 << 20
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = 10 * time.Second
+	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
@@ -142,6 +181,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPatternBytes == 0 {
 		c.MaxPatternBytes = 4096
+	}
+	if c.SubscriptionEventsKept == 0 {
+		c.SubscriptionEventsKept = 1000
+	}
+	if c.SubscriptionEventsBytes == 0 {
+		c.SubscriptionEventsBytes = 4 << 20
+	}
+	if c.MaxAnnouncedBytes == 0 {
+		c.MaxAnnouncedBytes = 64 << 10
+	}
+	if c.MaxSubscriptionCost == 0 {
+		c.MaxSubscriptionCost = 100_000
+	}
+	if c.MaxMatcherCost == 0 {
+		c.MaxMatcherCost = 4_000_000
 	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = 1 << 20
@@ -174,6 +228,9 @@ func (c Config) Validate() error {
 		"QueueBytes": int64(c.QueueBytes), "MaxSubscribers": int64(c.MaxSubscribers),
 		"MaxSubscribersPerClient": int64(c.MaxSubscribersPerClient),
 		"ReplayMemory":            c.ReplayMemory,
+		"SubscriptionEventsKept":  int64(c.SubscriptionEventsKept),
+		"SubscriptionEventsBytes": int64(c.SubscriptionEventsBytes),
+		"MaxAnnouncedBytes":       int64(c.MaxAnnouncedBytes),
 	} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("hub: %s must not be negative", name))

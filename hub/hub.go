@@ -26,6 +26,8 @@ type Hub struct {
 	log     *slog.Logger
 	handler http.Handler
 	reg     *registry
+	pool    *matcherPool // costly matchers of open streams (matcherbudget.go)
+	bodies  *bodyBudget  // request bodies being read (bodydeadline.go)
 
 	// ctx ends every stream when the hub closes.
 	ctx    context.Context
@@ -61,11 +63,14 @@ func New(cfg Config) (*Hub, error) {
 		cfg:        cfg,
 		log:        cfg.Logger,
 		reg:        newRegistry(cfg.Transport.LastSeq()),
+		pool:       newMatcherPool(cfg.MaxMatcherCost),
+		bodies:     &bodyBudget{max: cfg.BodyBytesInFlight},
 		dispatched: make(chan struct{}),
 		losses:     newLossSignal(),
 
 		replayBudget: transport.NewBudget(cfg.ReplayMemory),
 	}
+	h.reg.state.maxEvents, h.reg.state.maxBytes = cfg.SubscriptionEventsKept, cfg.SubscriptionEventsBytes
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if n, ok := cfg.Transport.(transport.LossNotifier); ok {
 		go h.watchLosses(n)
@@ -86,7 +91,7 @@ func New(cfg Config) (*Hub, error) {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
-	h.handler = securityHeaders(h.withCORS(h.withSubscriptionsAPI(r)))
+	h.handler = securityHeaders(h.withBodyDeadline(h.withCORS(h.withSubscriptionsAPI(r))))
 
 	go h.run()
 	h.keepSubscriptions()

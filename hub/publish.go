@@ -1,11 +1,13 @@
 package hub
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -22,11 +24,12 @@ import (
 // event to the transport (durable before 200), answer the id (PUB-*).
 func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if !h.startPublish() {
+	if h.publishesClosed() {
+		// Refused before anything is read; one that started earlier is
+		// refused by startPublish below.
 		h.writeError(w, r, errShuttingDown())
 		return
 	}
-	defer h.publishes.Done()
 	// Authorization comes before the body is even read (ref order, §1.13): a
 	// request without a valid token learns nothing about its fields.
 	grant, ok := h.authenticate(w, r, auth.Publisher, false)
@@ -44,6 +47,11 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if !h.startPublish() {
+		h.writeError(w, r, errShuttingDown())
+		return
+	}
+	defer h.publishes.Done()
 	if err := h.cfg.Transport.Append(r.Context(), ev); err != nil {
 		h.writeError(w, r, &storageError{OpAppend, "the update could not be stored", fmt.Errorf("update %s: %w", ev.ID, err)})
 		return
@@ -65,12 +73,27 @@ func (h *Hub) readForm(w http.ResponseWriter, r *http.Request, required bool) ([
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, badRequest("the body must be application/x-www-form-urlencoded")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	// Charged before the first byte is read, at what the body may grow to.
+	charge := h.cfg.MaxBodyBytes
+	if r.ContentLength >= 0 && r.ContentLength < charge {
+		charge = r.ContentLength
+	}
+	if !h.bodies.acquire(charge) {
+		return nil, &rejection{RejectBodyBudget, http.StatusServiceUnavailable, "too many request bodies are arriving at once; retry later"}
+	}
+	defer h.bodies.release(charge)
+	buf := bytes.NewBuffer(make([]byte, 0, min(charge, 64<<10)+1))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	body := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			h.metrics.Rejected(RejectBodyTooLarge)
 			return nil, tooLarge("the body exceeds %d bytes", h.cfg.MaxBodyBytes)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			h.metrics.Rejected(RejectBodyTimeout)
+			return nil, &requestError{http.StatusRequestTimeout, "the body did not arrive in time"}
 		}
 		return nil, badRequest("reading the body failed")
 	}

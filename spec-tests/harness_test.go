@@ -125,6 +125,14 @@ type Options struct {
 
 	// Subscriptions turns on subscription events and the API.
 	Subscriptions bool
+	// BodyTimeout and BodyBytesInFlight are the hub.Config fields (zero:
+	// the default).
+	BodyTimeout       time.Duration
+	BodyBytesInFlight int64
+	// MaxSubscriptionCost and MaxMatcherCost are the hub.Config fields
+	// (zero: the default).
+	MaxSubscriptionCost int
+	MaxMatcherCost      int
 }
 
 // Harness is one hub served by an httptest server and a client that speaks
@@ -240,7 +248,12 @@ func newHarness(t *testing.T, proto string, opts Options) *Harness {
 		QueueBytes:              opts.QueueBytes,
 		Metrics:                 opts.Metrics,
 
-		Subscriptions: opts.Subscriptions,
+		Subscriptions:     opts.Subscriptions,
+		BodyTimeout:       opts.BodyTimeout,
+		BodyBytesInFlight: opts.BodyBytesInFlight,
+
+		MaxSubscriptionCost: opts.MaxSubscriptionCost,
+		MaxMatcherCost:      opts.MaxMatcherCost,
 	})
 	if err != nil {
 		az.Close()

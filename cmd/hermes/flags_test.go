@@ -60,8 +60,9 @@ func TestServeEnvFillsEveryFlag(t *testing.T) {
 		"cookie-name": "c1,c2", "dev": "1", "log-level": "debug", "log-format": "json",
 		"shutdown-drain": "2s", "max-subscribers": "100", "max-subscribers-per-client": "10",
 		"max-body": "64KiB", "queue-bytes": "2MiB", "admin-addr": "127.0.0.1:9090", "pprof": "true",
-		"ui":    "true",
-		"lease": "4s",
+		"ui":               "true",
+		"lease":            "4s",
+		"max-matcher-cost": "12345",
 	}
 	env := map[string]string{}
 	for _, o := range serveOptions {
@@ -108,6 +109,7 @@ func TestServeEnvFillsEveryFlag(t *testing.T) {
 		{"pprof", c.PProf, true},
 		{"ui", c.UI, true},
 		{"lease", c.Lease, 4 * time.Second},
+		{"max-matcher-cost", c.MaxMatcherCost, 12345},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
