@@ -65,6 +65,11 @@ type Config struct {
 	WriteTimeout time.Duration
 	// DispatchTimeout bounds each write to a subscriber. Zero means 5 s.
 	DispatchTimeout time.Duration
+	// BodyTimeout bounds the time a client may take to send a request body
+	// (publish, QUERY, anything with a body), counted from when the hub
+	// sees the request; a shutdown cuts bodies still arriving. Zero means
+	// 10 s; negative disables the limit.
+	BodyTimeout time.Duration
 
 	// MaxBodyBytes bounds publish and QUERY bodies (413). Zero means 1 MiB.
 	MaxBodyBytes int64
@@ -81,6 +86,17 @@ type Config struct {
 	MaxLegacyTopics int
 	// MaxPatternBytes bounds each matcher value (400). Zero means 4096.
 	MaxPatternBytes int
+	// MaxSubscriptionCost bounds the summed cost (topic.Estimate units,
+	// about 15 bytes of compiled program each) of one subscription's
+	// template and URL pattern matchers (400). Zero means 100,000: a hundred
+	// ordinary URL patterns, or four near the per-pattern limit. Negative:
+	// unlimited.
+	MaxSubscriptionCost int
+	// MaxMatcherCost bounds the summed cost of the distinct template and
+	// URL pattern matchers of all open streams; past it a subscription
+	// gets 503 with Retry-After. Zero means 8,000,000 (about 120 MB of
+	// compiled programs at worst). Negative: unlimited.
+	MaxMatcherCost int
 	// QueueBytes bounds what may wait in one subscriber's queue; a
 	// subscriber past it is disconnected and resumes from history. Zero
 	// means 1 MiB.
@@ -115,6 +131,9 @@ func (c Config) withDefaults() Config {
 	if c.DispatchTimeout == 0 {
 		c.DispatchTimeout = 5 * time.Second
 	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = 10 * time.Second
+	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
@@ -132,6 +151,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPatternBytes == 0 {
 		c.MaxPatternBytes = 4096
+	}
+	if c.MaxSubscriptionCost == 0 {
+		c.MaxSubscriptionCost = 100_000
+	}
+	if c.MaxMatcherCost == 0 {
+		c.MaxMatcherCost = 8_000_000
 	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = 1 << 20

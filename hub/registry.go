@@ -141,7 +141,7 @@ func (r *registry) dispatch(ev *transport.Event) (delivered int) {
 		}
 	}
 	for _, s := range r.scan {
-		if s.lastSeq != ev.Seq && s.wants(ev) && r.deliver(s, ev, f) {
+		if s.lastSeq != ev.Seq && s.wantsLive(ev) && r.deliver(s, ev, f) {
 			delivered++
 		}
 	}
