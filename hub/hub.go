@@ -47,6 +47,7 @@ type Hub struct {
 	handler http.Handler
 	reg     *registry
 	pool    *matcherPool // costly matchers of open streams (matcherbudget.go)
+	writers *writerPool  // writes taken-over HTTP/1.1 streams (h1conn.go)
 
 	// ctx ends every stream when the hub closes.
 	ctx    context.Context
@@ -78,6 +79,7 @@ func New(cfg Config) (*Hub, error) {
 		log:        cfg.Logger,
 		reg:        newRegistry(cfg.Transport.LastSeq()),
 		pool:       newMatcherPool(cfg.MaxMatcherCost),
+		writers:    newWriterPool(),
 		dispatched: make(chan struct{}),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())

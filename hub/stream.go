@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -29,8 +30,9 @@ type stream struct {
 
 	stopMu     sync.Mutex
 	stopReason string        // the first reason stop was given
-	unhooks    []func() bool // stopOn registrations, undone by close
+	unhooks    []func() bool // context.AfterFunc registrations, undone by close
 	closed     bool
+	conn       *h1conn // set when the connection was taken over (h1conn.go)
 
 	// The response, written by the handler goroutine.
 	w  http.ResponseWriter
@@ -58,7 +60,11 @@ func (h *Hub) newStream(w http.ResponseWriter, r *http.Request, sub *subscriptio
 // stopOn ends the stream with reason when ctx is done. It costs no
 // goroutine while ctx is not done (context.AfterFunc).
 func (st *stream) stopOn(ctx context.Context, reason string) {
-	unhook := context.AfterFunc(ctx, func() { st.stop(reason) })
+	st.hook(context.AfterFunc(ctx, func() { st.stop(reason) }))
+}
+
+// hook keeps a context.AfterFunc registration for close to undo.
+func (st *stream) hook(unhook func() bool) {
 	st.stopMu.Lock()
 	defer st.stopMu.Unlock()
 	if st.closed {
@@ -69,14 +75,20 @@ func (st *stream) stopOn(ctx context.Context, reason string) {
 }
 
 // stop asks the stream to end for reason; the first reason given wins. An
-// overflow also breaks a write in progress (interrupt).
+// overflow also breaks a write in progress (interrupt). A taken-over
+// connection is woken to end (h1conn.stop).
 func (st *stream) stop(reason string) {
 	st.stopMu.Lock()
 	if st.stopReason == "" {
 		st.stopReason = reason
 	}
+	c, cancel := st.conn, st.cancel
 	st.stopMu.Unlock()
-	st.cancel()
+	cancel()
+	if c != nil {
+		c.stop(reason)
+		return
+	}
 	if reason == DisconnectOverflow {
 		st.interrupt()
 	}
@@ -99,13 +111,13 @@ func (st *stream) close(reason string) {
 		return
 	}
 	st.closed = true
-	unhooks := st.unhooks
+	unhooks, cancel := st.unhooks, st.cancel
 	st.unhooks = nil
 	st.stopMu.Unlock()
 	for _, unhook := range unhooks {
 		unhook()
 	}
-	st.cancel()
+	cancel()
 	h := st.h
 	h.reg.remove(st.s)
 	st.s.end()
@@ -309,6 +321,9 @@ func (st *stream) live() string {
 		}
 	}
 }
+
+// isTimeout reports whether err is a write that passed its deadline.
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 // endCleanly gives the response's terminating bytes a write deadline of
 // their own, so the client sees a clean end of stream and reconnects.

@@ -165,7 +165,10 @@ func matcherType(name string) (typ string, ok bool, err error) {
 //	attach              stream.attach: the one registration site, with the
 //	                    hand-off from history to the live queue (see
 //	                    "The hand-off" below)
-//	live                stream.live: queued events, heartbeats, the end
+//	live                stream.live on the handler goroutine, or, for
+//	                    HTTP/1.x, the writer pool once the connection was
+//	                    taken over (h1conn.go): queued events, heartbeats,
+//	                    the end
 //
 // The only order that depends on the request: a stream with nothing to
 // replay attaches before it opens, one with history to replay after (rule
@@ -222,7 +225,7 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	// The stream owns the pooled matchers and the slot from here on: its
 	// close gives them back.
 	st := h.newStream(w, r, sub, grant, adm.start(len(sub.matchers)))
-	st.run(cur)
+	st.run(cur, canTakeOver(w, r), r.ProtoAtLeast(1, 1))
 }
 
 // cursor is where a stream starts in history: the outcome of the first
@@ -281,11 +284,17 @@ func (h *Hub) streamHeaders(hd http.Header, sub *subscription, cur cursor) {
 	}
 }
 
-// run takes an accepted stream through its phases and ends it.
-func (st *stream) run(cur cursor) {
+// run takes an accepted stream through its phases and ends it, or hands
+// it to the writer pool for its live phase (takeOver).
+func (st *stream) run(cur cursor, takeOver, chunked bool) {
 	h, s := st.h, st.s
 	reason := DisconnectClient
-	defer func() { st.close(reason) }()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			st.close(reason)
+		}
+	}()
 	// The stream ends when the hub cuts the streams left at the end of a
 	// shutdown, replay included.
 	st.stopOn(h.ctx, DisconnectShutdown)
@@ -299,6 +308,16 @@ func (st *stream) run(cur cursor) {
 		_ = st.attach(h.cfg.Transport.LastSeq(), false)
 	}
 	h.subscriptionsOpened(s)
+	if takeOver {
+		// The hub writes the chunk framing once it has the connection
+		// (h1conn.go); the client must not reuse a connection the stream's
+		// end closes.
+		hd := st.w.Header()
+		if chunked {
+			hd.Set("Transfer-Encoding", "chunked")
+		}
+		hd.Set("Connection", "close")
+	}
 	if err := st.open(!cur.replay); err != nil {
 		reason = st.writeFailed(err)
 		return
@@ -312,6 +331,10 @@ func (st *stream) run(cur cursor) {
 			reason = st.writeFailed(err)
 			return
 		}
+	}
+	if takeOver && st.takeOver(chunked) {
+		handedOver = true // live on the writer pool; it closes the stream
+		return
 	}
 	reason = st.live()
 }
