@@ -282,4 +282,3 @@ func TestH1ShutdownDrainEndsTakenOverStreamsCleanly(t *testing.T) {
 		t.Errorf("%d taken-over connections still open", n)
 	}
 }
-

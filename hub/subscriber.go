@@ -48,7 +48,7 @@ type subscriber struct {
 	// a connection served by the writer pool is woken through it
 	// (h1conn.go). It is called without s.mu held.
 	notify func()
-	kick  chan struct{} // closed when the subscriber must end (overflow)
+	kick   chan struct{} // closed when the subscriber must end (overflow)
 	// onKick, when set (before the subscriber is registered), runs once in
 	// a goroutine of its own when the queue overflows: the stream uses it
 	// to break a write that is blocked on a client that does not read, so
