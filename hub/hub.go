@@ -82,6 +82,7 @@ func New(cfg Config) (*Hub, error) {
 		writers:    newWriterPool(),
 		dispatched: make(chan struct{}),
 	}
+	h.reg.state.maxEvents, h.reg.state.maxBytes = cfg.SubscriptionEventsKept, cfg.SubscriptionEventsBytes
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.initOps()
 

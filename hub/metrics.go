@@ -40,6 +40,10 @@ type Metrics interface {
 	// TransportError is called when the transport fails, with one of the
 	// Op* operations.
 	TransportError(op string)
+	// SubscriptionEvents is called when n subscription events were
+	// emitted, with the bytes the hub now keeps of them (they are kept in
+	// memory, bounded, never stored in the transport).
+	SubscriptionEvents(n int, keptBytes int)
 }
 
 // Reasons a stream ended.
@@ -93,3 +97,4 @@ func (NopMetrics) Replay(bool)                        {}
 func (NopMetrics) AuthFailure(string)                 {}
 func (NopMetrics) Rejected(string)                    {}
 func (NopMetrics) TransportError(string)              {}
+func (NopMetrics) SubscriptionEvents(int, int)        {}

@@ -33,6 +33,7 @@ type recMetrics struct {
 type metricCounts struct {
 	connected, subscriptions, published, delivered, deliveredCalls int
 	overflows, replays, unknownCursors                             int
+	subscriptionEvents                                             int
 	disconnects, auth, rejected, transport                         map[string]int
 }
 
@@ -81,6 +82,9 @@ func (r *recMetrics) Replay(unknown bool) {
 func (r *recMetrics) AuthFailure(reason string) { r.do(func(m *metricCounts) { m.auth[reason]++ }) }
 func (r *recMetrics) Rejected(reason string)    { r.do(func(m *metricCounts) { m.rejected[reason]++ }) }
 func (r *recMetrics) TransportError(op string)  { r.do(func(m *metricCounts) { m.transport[op]++ }) }
+func (r *recMetrics) SubscriptionEvents(n, _ int) {
+	r.do(func(m *metricCounts) { m.subscriptionEvents += n })
+}
 
 // eventually polls cond until it holds or 5 s passed.
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -210,6 +210,12 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if err := h.checkAnnounceable(sub.matchers); err != nil {
+		h.pool.release(sub.pooled)
+		h.writeError(w, r, err)
+		return
+	}
+
 	cur, err := h.resolveCursor(r, sub)
 	if err != nil {
 		h.pool.release(sub.pooled)
@@ -238,6 +244,9 @@ type cursor struct {
 	// answer is the Last-Event-ID header's value ("" when the client sent
 	// no cursor: no header).
 	answer string
+	// state selects the kept subscription events to send after the
+	// replay (subscriptionlog.go).
+	state stateFrom
 }
 
 // resolveCursor is phase 1: it maps the client's cursor to a position in
@@ -252,13 +261,20 @@ func (h *Hub) resolveCursor(r *http.Request, sub *subscription) (cursor, error) 
 	switch sub.cursor {
 	case "", earliest:
 		cur.replay = sub.cursor == earliest
+		cur.state.ok = cur.replay
 	default:
+		if pos, from, ok := h.reg.lookupState(sub.cursor); ok {
+			// The cursor names a kept subscription event.
+			cur.after, cur.state, cur.replay, cur.answer = pos, from, true, sub.cursor
+			break
+		}
 		seq, ok, err := h.cfg.Transport.Lookup(r.Context(), sub.cursor)
 		if err != nil {
 			return cur, &storageError{OpLookup, "history is unavailable", fmt.Errorf("cursor lookup: %w", err)}
 		}
 		if ok {
 			cur.after, cur.replay, cur.answer = seq, true, sub.cursor
+			cur.state = stateFrom{ok: true, fromPos: seq}
 		}
 	}
 	// A replay served, or a cursor that names nothing we keep.
@@ -305,7 +321,7 @@ func (st *stream) run(cur cursor, takeOver, chunked bool) {
 	h.subscriptionsOpening(s)
 	if !cur.replay {
 		// Nothing to replay: attached before the headers go out (rule 5).
-		_ = st.attach(h.cfg.Transport.LastSeq(), false)
+		_ = st.attach(h.cfg.Transport.LastSeq(), false, stateFrom{})
 	}
 	h.subscriptionsOpened(s)
 	if takeOver {
@@ -323,7 +339,7 @@ func (st *stream) run(cur cursor, takeOver, chunked bool) {
 		return
 	}
 	if cur.replay {
-		if err := st.attach(cur.after, true); err != nil {
+		if err := st.attach(cur.after, true, cur.state); err != nil {
 			reason = st.attachFailed(err)
 			return
 		}
@@ -390,10 +406,15 @@ func (st *stream) open(attached bool) error {
 //     attaches before its headers go out, so an update published by a
 //     client that saw the headers reaches it. A stream with a replay sends
 //     its headers first and attaches at the end of its replay.
-//  6. Subscription events (subscriptions.go) of the legacy dialect are
-//     stored before registration and before from is read, so a
-//     subscriber without a replay never receives its own (LEG-18); draft-08
-//     ones after registration, so it does (EVT-1).
+//  6. Subscription events (subscriptions.go, subscriptionlog.go) are not
+//     history: they are dispatched live under registry.mu, each with a
+//     generation of its own (registry.gen), and the latest are kept in
+//     memory. Legacy creation events are emitted before registration, so
+//     a subscriber never receives its own (LEG-18); draft-08 ones after,
+//     so it does (EVT-1). A replaying stream is also sent, after its
+//     history and before its queue, the kept ones its cursor selects:
+//     registry.attach picks them under the same lock as the registration,
+//     so each later one reaches the queue instead.
 //
 // The queue may fill while the tail is replayed; an overflow ends the
 // stream like any other, and the client resumes from its Last-Event-ID.
@@ -403,7 +424,7 @@ func (st *stream) open(attached bool) error {
 // hand-off rules leave to it. It returns an error only when writing to the
 // client or reading history failed; without replay it writes nothing and
 // cannot fail.
-func (st *stream) attach(from uint64, replay bool) error {
+func (st *stream) attach(from uint64, replay bool, state stateFrom) error {
 	tr := st.h.cfg.Transport
 	for replay { // rule 4
 		last := tr.LastSeq()
@@ -415,11 +436,17 @@ func (st *stream) attach(from uint64, replay bool) error {
 		}
 		from = last
 	}
-	attach := st.h.reg.add(st.s, from) // rule 2: the one registration site
-	if replay && attach > from {       // rule 3 (rule 5: not without a replay)
-		return st.replayRange(from, attach)
+	// Rule 2: the one registration site.
+	attach, kept := st.h.reg.attach(st.s, from, state)
+	if !replay {
+		return nil // rule 5
 	}
-	return nil
+	if attach > from { // rule 3
+		if err := st.replayRange(from, attach); err != nil {
+			return err
+		}
+	}
+	return st.replayState(kept) // rule 6
 }
 
 // maxCatchUpGap is how far behind the last stored event a replay may be when

@@ -29,12 +29,12 @@ type subscriber struct {
 	// annotate: frames get the routing comments of hermes.js (annotate.go).
 	annotate bool
 
-	// minSeq and lastSeq are owned by the dispatcher (read and written under
+	// minSeq and lastGen are owned by the dispatcher (read and written under
 	// registry.mu): events with Seq <= minSeq were or will be sent by the
-	// replay; lastSeq deduplicates an event matched through several
-	// matchers or topics.
+	// replay; lastGen (registry.gen) deduplicates an event matched through
+	// several matchers or topics.
 	minSeq  uint64
-	lastSeq uint64
+	lastGen uint64
 
 	mu       sync.Mutex
 	queue    [][]byte

@@ -211,18 +211,18 @@ func TestHostile_QueryRefusedBeforeItsBody_Finding4(t *testing.T) {
 	wantAnswered(t, slowRequest(t, full, head), http.StatusTooManyRequests, "QUERY past --max-subscribers")
 }
 
-// nearLimitPattern is a URL pattern just under the per-pattern complexity
-// limit (MAT-9): 31 counted repetitions, about 19,300 estimated
-// instructions and 290 KB once compiled, made distinct by n so that no two
-// share a compilation.
-func nearLimitPattern(n int) string {
-	return "https://example.com/" + strings.Repeat("([a-z]{0,100})", 31) + "/" + fmt.Sprint(n)
+// heavyPattern is a URL pattern well under the per-pattern limits (MAT-9)
+// but expensive to evaluate: twenty wildcards, each a capture group the
+// engine tracks, about 90 us per evaluation against a 100-byte topic; n
+// makes it distinct, so that no two share a compilation.
+func heavyPattern(n int) string {
+	return "https://example.com/" + strings.Repeat("*a", 20) + "/" + fmt.Sprint(n)
 }
 
 // TestHostile_MatcherCost_Finding1: anonymous subscribers cannot make the
-// hub compile and evaluate near-limit URL patterns without bound.
-//   - A subscription of 100 near-limit patterns is refused whole, with 400,
-//     and nothing of it is compiled.
+// hub compile and evaluate expensive URL patterns without bound.
+//   - A subscription of 100 such patterns is refused whole, with 400, and
+//     nothing of it is compiled.
 //   - Many connections of a few such patterns each are accepted until the
 //     hub-wide budget is used up, then refused with 503 and Retry-After;
 //     the budget in use never passes its limit.
@@ -230,27 +230,27 @@ func nearLimitPattern(n int) string {
 //     given back when the streams end.
 func TestHostile_MatcherCost_Finding1(t *testing.T) {
 	t.Parallel()
-	const limit = 1_000_000 // about 50 near-limit patterns
+	const limit = 1_000_000 // about 115 such patterns
 	h := newHarness(t, "h1", Options{Anonymous: true, MaxMatcherCost: limit})
 
 	var kv []string
 	for i := range 100 {
-		kv = append(kv, "match_urlpattern", nearLimitPattern(i))
+		kv = append(kv, "match_urlpattern", heavyPattern(i))
 	}
 	res := h.call(t, Req{Query: q(kv...)})
-	wantStatus(t, res, http.StatusBadRequest, "100 near-limit URL patterns in one subscription")
+	wantStatus(t, res, http.StatusBadRequest, "100 expensive URL patterns in one subscription")
 	if used, _ := h.Hub.MatcherCost(); used != 0 {
 		t.Errorf("a refused subscription holds %d cost units", used)
 	}
 
 	// The attack of the issue, scaled to the test's budget: 100
-	// connections of 4 distinct near-limit patterns each.
+	// connections of 10 distinct expensive patterns each.
 	accepted, refused := 0, 0
 	var streams []*Stream
 	for c := range 100 {
 		var kv []string
-		for i := range 4 {
-			kv = append(kv, "match_urlpattern", nearLimitPattern(4*c+i))
+		for i := range 10 {
+			kv = append(kv, "match_urlpattern", heavyPattern(10*c+i))
 		}
 		s := h.open(t, Req{Query: q(kv...)})
 		switch s.Resp.StatusCode {
@@ -293,10 +293,88 @@ func TestHostile_MatcherCost_Finding1(t *testing.T) {
 
 	// One pattern shared by 20 streams is compiled and charged once.
 	for range 20 {
-		h.sub(t, q("match_urlpattern", nearLimitPattern(0)))
+		h.sub(t, q("match_urlpattern", heavyPattern(0)))
 	}
-	one := topic.Estimate(topic.TypeURLPattern, nearLimitPattern(0), topic.Options{Base: h.URL})
+	one := topic.Estimate(topic.TypeURLPattern, heavyPattern(0), topic.Options{Base: h.URL})
 	if used, _ := h.Hub.MatcherCost(); used != one {
 		t.Errorf("20 streams of one pattern hold %d cost units, want one pattern's cost %d", used, one)
+	}
+}
+
+// TestHostile_SubscriptionEventsAreState_Finding3: with subscription
+// events on, connection churn is not history. On a size-bounded bolt
+// history of 20 updates, 40 connections of 50 topics each opening and
+// closing (4,000 subscription events) leave the stored update replayable;
+// the events are counted in the metrics and what the hub keeps of them is
+// bounded; a subscription whose selectors would make huge events is
+// refused; and a listener still gets the events live and resumes from one
+// of their ids while it is kept.
+func TestHostile_SubscriptionEventsAreState_Finding3(t *testing.T) {
+	t.Parallel()
+	mm := metrics.New()
+	h := newHarness(t, "h1", Options{Subscriptions: true, Anonymous: true, Transport: "bolt", HistorySize: 20, Metrics: mm})
+	watcher := h.watcher(t)
+	id := h.publish(t, "topic", topicA, "data", "real update")
+
+	const conns, topics = 40, 50
+	var kv []string
+	for i := range topics {
+		kv = append(kv, "topic", fmt.Sprintf("https://example.com/churn/%d", i))
+	}
+	for range conns {
+		h.sub(t, q(kv...)).Close()
+	}
+	waitUntil(t, arrive, "the churn's subscription events", func() bool {
+		return metricValue(t, mm, "hermes_subscription_events_total") >= 2*conns*topics+1
+	})
+	if kept := metricValue(t, mm, "hermes_subscription_events_kept_bytes"); kept <= 0 || kept > 4<<20 {
+		t.Errorf("subscription events kept: %v bytes, want some and at most 4 MiB", kept)
+	}
+
+	// The update survived the churn in the 20-event history.
+	r := h.subscribe(t, Req{Query: q("topic", topicA), Header: http.Header{"Last-Event-ID": {"earliest"}}})
+	r.expectIDs(t, id)
+
+	// 100 selectors of 900 bytes: 90 KB announced on every open and close.
+	var big []string
+	for i := range 100 {
+		big = append(big, "topic", fmt.Sprintf("https://example.com/%d/%s", i, strings.Repeat("x", 900)))
+	}
+	wantStatus(t, h.call(t, Req{Query: q(big...)}), http.StatusBadRequest, "subscription events of 90 KB of selectors")
+
+	// Only the latest events are kept: the watcher's first event (its own
+	// creation) was pushed out by the churn, and a listener resuming from
+	// it is told "earliest" (it reads the API again), like any unknown
+	// cursor.
+	tok := h.modernSub(tm(eventsPattern, "urlpattern"))
+	old, _ := subEvent(t, watcher)
+	watcher.Close()
+	stale := h.subscribe(t, Req{Query: q("match_urlpattern", eventsPattern), Token: tok, Header: http.Header{"Last-Event-ID": {old.ID}}})
+	if got := stale.Resp.Header.Get("Last-Event-ID"); got != "earliest" {
+		t.Errorf("resuming from an event no longer kept: Last-Event-ID %q, want earliest", got)
+	}
+	stale.Close()
+
+	// Live, and resumable from a kept event's id.
+	w := h.watcher(t)
+	own, _ := subEvent(t, w)
+	w.Close()
+	h.sub(t, q("match", "https://example.com/after"))
+	resumed := h.subscribe(t, Req{Query: q("match_urlpattern", eventsPattern), Token: tok, Header: http.Header{"Last-Event-ID": {own.ID}}})
+	if got := resumed.Resp.Header.Get("Last-Event-ID"); got != own.ID {
+		t.Errorf("resuming from a kept subscription event: Last-Event-ID %q, want %q", got, own.ID)
+	}
+	// After the cursor: the creation of the watcher's second matcher, the
+	// end of both (emitted when the hub noticed its close, so possibly
+	// later), the later subscription, the resumed stream's own creation.
+	found := false
+	for range 6 {
+		if _, d := subEvent(t, resumed); d.Match == "https://example.com/after" {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Error("the subscription made after the cursor was not replayed")
 	}
 }
