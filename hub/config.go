@@ -84,6 +84,11 @@ type Config struct {
 
 	// MaxBodyBytes bounds publish and QUERY bodies (413). Zero means 1 MiB.
 	MaxBodyBytes int64
+	// BodyBytesInFlight bounds the request bodies (publish, QUERY) being
+	// read at once, each counted at its Content-Length (MaxBodyBytes when
+	// unknown); past it a request gets 503 with Retry-After before its body
+	// is read. Zero means 64 MiB; negative: unlimited.
+	BodyBytesInFlight int64
 	// MaxTopics bounds the topic fields of one publish (413). Zero: 1000.
 	MaxTopics int
 	// MaxFieldBytes bounds each topic, id and type field of a publish (413).
@@ -142,6 +147,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DispatchTimeout == 0 {
 		c.DispatchTimeout = 5 * time.Second
+	}
+	if c.BodyBytesInFlight == 0 {
+		c.BodyBytesInFlight = 64 << 20
 	}
 	if c.BodyTimeout == 0 {
 		c.BodyTimeout = 10 * time.Second

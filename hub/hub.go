@@ -48,6 +48,7 @@ type Hub struct {
 	reg     *registry
 	pool    *matcherPool // costly matchers of open streams (matcherbudget.go)
 	writers *writerPool  // writes taken-over HTTP/1.1 streams (h1conn.go)
+	bodies  *bodyBudget  // request bodies being read (bodydeadline.go)
 
 	// ctx ends every stream when the hub closes.
 	ctx    context.Context
@@ -80,6 +81,7 @@ func New(cfg Config) (*Hub, error) {
 		reg:        newRegistry(cfg.Transport.LastSeq()),
 		pool:       newMatcherPool(cfg.MaxMatcherCost),
 		writers:    newWriterPool(),
+		bodies:     &bodyBudget{max: cfg.BodyBytesInFlight},
 		dispatched: make(chan struct{}),
 	}
 	h.reg.state.maxEvents, h.reg.state.maxBytes = cfg.SubscriptionEventsKept, cfg.SubscriptionEventsBytes

@@ -378,3 +378,26 @@ func TestHostile_SubscriptionEventsAreState_Finding3(t *testing.T) {
 		t.Error("the subscription made after the cursor was not replayed")
 	}
 }
+
+// TestHostile_SlowBodiesBoundedInMemory_Finding4: the bodies being read at
+// once are bounded in bytes hub-wide, each charged its Content-Length
+// before its first byte is read: with room for one 100 KB body, a second
+// slow publish (valid token) is refused at once with 503 and Retry-After,
+// instead of holding its part of the body (200 such bodies held 240 MB).
+func TestHostile_SlowBodiesBoundedInMemory_Finding4(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", Options{BodyBytesInFlight: 150_000})
+	head := "POST " + hub.Path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + h.pubAll + "\r\n" +
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\ntopic=x&data="
+	first, second := slowRequest(t, h, head), slowRequest(t, h, head)
+	var got string
+	select {
+	case got = <-first:
+	case got = <-second:
+	case <-time.After(arrive):
+		t.Fatal("two slow 100 KB bodies with room for one: both still held")
+	}
+	if !strings.HasPrefix(got, "HTTP/1.1 503 ") || !strings.Contains(got, "Retry-After: ") {
+		t.Errorf("the body past the budget: answered %q, want 503 with Retry-After", firstLine(got))
+	}
+}
