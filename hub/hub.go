@@ -1,6 +1,27 @@
 // Package hub serves the Mercure protocol over HTTP: publish, subscribe, and
 // the fan-out between them. It speaks both protocol generations on one
 // endpoint, decided per request and per token.
+//
+// # Locking
+//
+// Three locks meet on the subscribe and dispatch paths. They are only ever
+// taken in this order, and a goroutine holding one never waits for an
+// earlier one:
+//
+//  1. registry.mu: the dispatcher holds it for one event while it queues
+//     frames; registration (registry.add) and removal take it too.
+//  2. subscriber.mu: guards one subscriber's queue; taken under
+//     registry.mu by enqueue, and alone by the writer draining the queue.
+//     Nothing that may block (a write, a send, another lock) happens while
+//     it is held: enqueue releases it before waking the writer.
+//  3. Hub.mu: guards closing and the count of open streams (startStream,
+//     shuttingDown); a leaf, taken alone.
+//
+// The other locks are leaves too, never held while taking one of the
+// above: activeSubscriptions.mu (the subscription API's list), slots.mu
+// (admission), stream.stopMu and stream.ioMu (one stream's end and its
+// write in progress). A stream's teardown (stream.close) takes registry.mu
+// with none of them held.
 package hub
 
 import (
@@ -27,6 +48,7 @@ type Hub struct {
 	handler http.Handler
 	reg     *registry
 	pool    *matcherPool // costly matchers of open streams (matcherbudget.go)
+	writers *writerPool  // writes taken-over HTTP/1.1 streams (h1conn.go)
 	bodies  *bodyBudget  // request bodies being read (bodydeadline.go)
 
 	// ctx ends every stream when the hub closes.
@@ -64,6 +86,7 @@ func New(cfg Config) (*Hub, error) {
 		log:        cfg.Logger,
 		reg:        newRegistry(cfg.Transport.LastSeq()),
 		pool:       newMatcherPool(cfg.MaxMatcherCost),
+		writers:    newWriterPool(),
 		bodies:     &bodyBudget{max: cfg.BodyBytesInFlight},
 		dispatched: make(chan struct{}),
 		losses:     newLossSignal(),

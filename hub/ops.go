@@ -96,13 +96,15 @@ func (a *admission) cancel() {
 // exactly once, with the reason the stream ended.
 func (a *admission) start(subscriptions int) (release func(reason string)) {
 	a.done = true
-	h, r, start := a.h, a.r, time.Now()
+	// The release outlives the request (a taken-over stream, h1conn.go):
+	// it keeps what it logs, not the request.
+	h, client, remote, start := a.h, a.client, a.r.RemoteAddr, time.Now()
 	h.metrics.SubscriberConnected(subscriptions)
-	h.log.Debug("subscriber connected", "remote", r.RemoteAddr, "subscriptions", subscriptions, "proto", r.Proto)
+	h.log.Debug("subscriber connected", "remote", remote, "subscriptions", subscriptions, "proto", a.r.Proto)
 	return func(reason string) {
 		h.metrics.SubscriberDisconnected(subscriptions, reason)
-		h.log.Debug("subscriber disconnected", "remote", r.RemoteAddr, "reason", reason, "duration", time.Since(start).Round(time.Millisecond))
-		h.slots.release(a.client)
+		h.log.Debug("subscriber disconnected", "remote", remote, "reason", reason, "duration", time.Since(start).Round(time.Millisecond))
+		h.slots.release(client)
 		h.streams.Done()
 	}
 }
@@ -203,6 +205,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		// The lease keeper may be storing subscription events: it ends
 		// with h.ctx, and the lease with it, before the transport closes.
 		err = errors.Join(err, h.leaveSubscriptions(ctx))
+		h.writers.watcher.stop()
 
 		h.pubMu.Lock()
 		h.pubClosed = true

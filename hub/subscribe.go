@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -157,8 +156,24 @@ func matcherType(name string) (typ string, ok bool, err error) {
 	return "", false, nil
 }
 
-// subscribe handles GET, HEAD and QUERY: authorize, register, replay the
-// history the cursor asks for, then stream live events.
+// subscribe handles GET, HEAD and QUERY. Once the request is accepted
+// (token, admission, body, matchers), a stream goes through four phases,
+// each a function below, always in this order:
+//
+//	resolve the cursor  resolveCursor: which stored events the client missed
+//	open the stream     streamHeaders, then stream.open: the headers and the
+//	                    first bytes (HEAD ends after the headers)
+//	attach              stream.attach: the one registration site, with the
+//	                    hand-off from history to the live queue (see
+//	                    "The hand-off" below)
+//	live                stream.live on the handler goroutine, or, for
+//	                    HTTP/1.x, the writer pool once the connection was
+//	                    taken over (h1conn.go): queued events, heartbeats,
+//	                    the end
+//
+// The only order that depends on the request: a stream with nothing to
+// replay attaches before it opens, one with history to replay after (rule
+// 5 of the hand-off).
 func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	// The token (header, cookie or query: never the body) is checked first
 	// and the stream's slot taken next, both before a QUERY body is read: a
@@ -195,49 +210,89 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	defer h.pool.release(sub.pooled)
+
 	if err := h.checkAnnounceable(sub.matchers); err != nil {
+		h.pool.release(sub.pooled)
 		h.writeError(w, r, err)
 		return
 	}
 
-	// Resolve the cursor before registering: a lookup is an index read.
-	var after uint64
-	var state stateFrom // the kept subscription events to resume with (subscriptionlog.go)
-	replay := false
-	answer := ""
-	if sub.hasCursor {
-		answer = earliest
-		switch sub.cursor {
-		case "", earliest:
-			replay = sub.cursor == earliest
-			state.ok = replay
-		default:
-			if pos, from, ok := h.reg.lookupState(sub.cursor); ok {
-				after, state, replay, answer = pos, from, true, sub.cursor
-				break
-			}
-			seq, ok, err := h.cfg.Transport.Lookup(r.Context(), sub.cursor)
-			if err != nil {
-				h.writeError(w, r, &storageError{OpLookup, "history is unavailable", fmt.Errorf("cursor lookup: %w", err)})
-				return
-			}
-			if ok {
-				after, replay, answer = seq, true, sub.cursor
-				state = stateFrom{ok: true, fromPos: seq}
-			}
+	cur, err := h.resolveCursor(r, sub)
+	if err != nil {
+		h.pool.release(sub.pooled)
+		h.writeError(w, r, err)
+		return
+	}
+	if cur.replay && h.historyDamaged(r.Context()) {
+		h.pool.release(sub.pooled)
+		http.Error(w, "history is unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	h.streamHeaders(w.Header(), sub, cur)
+	if r.Method == http.MethodHead {
+		h.pool.release(sub.pooled)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	// The stream owns the pooled matchers and the slot from here on: its
+	// close gives them back.
+	st := h.newStream(w, r, sub, grant, adm.start(len(sub.matchers)))
+	st.run(cur, canTakeOver(w, r), r.ProtoAtLeast(1, 1))
+}
+
+// cursor is where a stream starts in history: the outcome of the first
+// phase.
+type cursor struct {
+	// replay: the events after Seq after are sent from history before the
+	// live ones.
+	replay bool
+	after  uint64
+	// answer is the Last-Event-ID header's value ("" when the client sent
+	// no cursor: no header).
+	answer string
+	// state selects the kept subscription events to send after the
+	// replay (subscriptionlog.go).
+	state stateFrom
+}
+
+// resolveCursor is phase 1: it maps the client's cursor to a position in
+// history, before anything is registered or sent (a lookup is an index
+// read, and a failure can still be answered with a status).
+func (h *Hub) resolveCursor(r *http.Request, sub *subscription) (cursor, error) {
+	var cur cursor
+	if !sub.hasCursor {
+		return cur, nil
+	}
+	cur.answer = earliest
+	switch sub.cursor {
+	case "", earliest:
+		cur.replay = sub.cursor == earliest
+		cur.state.ok = cur.replay
+	default:
+		if pos, from, ok := h.reg.lookupState(sub.cursor); ok {
+			// The cursor names a kept subscription event.
+			cur.after, cur.state, cur.replay, cur.answer = pos, from, true, sub.cursor
+			break
 		}
-		if replay && h.historyDamaged(r.Context()) {
-			http.Error(w, "history is unavailable", http.StatusServiceUnavailable)
-			return
+		seq, ok, err := h.cfg.Transport.Lookup(r.Context(), sub.cursor)
+		if err != nil {
+			return cur, &storageError{OpLookup, "history is unavailable", fmt.Errorf("cursor lookup: %w", err)}
 		}
-		// A replay served, or a cursor that names nothing we keep.
-		if unknown := !replay && sub.cursor != ""; (replay || unknown) && r.Method != http.MethodHead {
-			h.metrics.Replay(unknown)
+		if ok {
+			cur.after, cur.replay, cur.answer = seq, true, sub.cursor
+			cur.state = stateFrom{ok: true, fromPos: seq}
 		}
 	}
+	// A replay served, or a cursor that names nothing we keep.
+	if unknown := !cur.replay && sub.cursor != ""; (cur.replay || unknown) && r.Method != http.MethodHead {
+		h.metrics.Replay(unknown)
+	}
+	return cur, nil
+}
 
-	hd := w.Header()
+// streamHeaders sets the headers of an event stream (phase 2, for GET,
+// QUERY and HEAD alike).
+func (h *Hub) streamHeaders(hd http.Header, sub *subscription, cur cursor) {
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("Cache-Control", "private, no-cache, no-store, must-revalidate, max-age=0")
 	hd.Set("Pragma", "no-cache")
@@ -246,111 +301,188 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	// stream at all.
 	hd.Set("X-Accel-Buffering", "no")
 	if sub.hasCursor {
-		hd.Set("Last-Event-ID", answer)
-		hd.Set("Mercure-Last-Event-ID", answer)
-	}
-	if r.Method == http.MethodHead {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-
-	release := adm.start(len(sub.matchers))
-	reason := DisconnectClient
-	defer func() { release(reason) }()
-	s := newSubscriber(sub.matchers, grant, h.cfg.QueueBytes)
-	s.annotate = sub.annotate
-	s.pooled = sub.pooled
-	st := &stream{h: h, w: w, rc: http.NewResponseController(w), s: s}
-	s.onKick = st.interrupt
-	st.deadline, st.hardDeadline = h.deadline(grant)
-	defer func() {
-		h.reg.remove(s)
-		s.end()
-		h.subscriptionsClosed(s) // end events, after removal (subscriptions.go)
-	}()
-
-	// Without history to replay, register before the headers go out: a
-	// client may publish as soon as it sees them, and that update must reach
-	// it. With a replay, registration happens at the end of the replay, and
-	// anything published meanwhile is read from history or queued.
-	// Events stored before this point but not dispatched yet were published
-	// before the request: they are history, not live events, so minSeq
-	// starts at the transport's last Seq, not at the last dispatched one.
-	//
-	// Subscription creation events: legacy ones before registration, modern
-	// ones after (subscriptions.go).
-	// A loss of history from here on ends the stream (loss.go).
-	lost := h.losses.current()
-	h.subscriptionsOpening(s)
-	if !replay {
-		h.reg.add(s, h.cfg.Transport.LastSeq())
-	}
-	h.subscriptionsOpened(s)
-	w.WriteHeader(http.StatusOK)
-	if err := st.write(heartbeat); err != nil {
-		reason = st.writeFailed(err)
-		return
-	}
-	if s.annotate && !replay {
-		if id, ok := h.liveCursor(r.Context(), s); ok {
-			if err := st.write([]byte(":cursor " + id + "\n")); err != nil {
-				return
-			}
-		}
-	}
-	if err := st.flush(); err != nil {
-		reason = st.writeFailed(err)
-		return
-	}
-	// The stream ends with the request or when the hub cuts the streams
-	// left at the end of a shutdown, replay included.
-	ctx, stop := context.WithCancel(r.Context())
-	defer stop()
-	defer context.AfterFunc(h.ctx, stop)()
-	defer context.AfterFunc(lost, stop)()
-	if replay {
-		if err := st.replay(ctx, after, state); err != nil {
-			var te *replayError
-			switch {
-			case errors.Is(err, errOverflow):
-				reason = DisconnectOverflow
-				st.warnOverflow()
-			case errors.As(err, &te):
-				reason = DisconnectError
-				h.metrics.TransportError(OpReplay)
-				h.warnings.warn("subscribe: reading history failed", "error", te.err)
-			case h.ctx.Err() != nil:
-				reason = DisconnectShutdown
-			case lost.Err() != nil:
-				reason = DisconnectError
-			case !errors.Is(err, context.Canceled):
-				h.log.Debug("subscribe: replay ended", "error", err)
-			}
-			return
-		}
-	}
-	reason = st.live(ctx)
-	if reason == DisconnectClient && lost.Err() != nil {
-		reason = DisconnectError // ended by the loss, not by the client
+		hd.Set("Last-Event-ID", cur.answer)
+		hd.Set("Mercure-Last-Event-ID", cur.answer)
 	}
 }
 
-// historyDamaged reports whether the transport says its storage is damaged
-// (transport.ErrCorrupt from its Checker): a replay would fail halfway, so
-// the subscriber is answered 503 before any header goes out. Other check
-// failures (a full disk refusing appends) do not stop replays.
-func (h *Hub) historyDamaged(ctx context.Context) bool {
-	c, ok := h.cfg.Transport.(transport.Checker)
-	if !ok {
-		return false
+// run takes an accepted stream through its phases and ends it, or hands
+// it to the writer pool for its live phase (takeOver).
+func (st *stream) run(cur cursor, takeOver, chunked bool) {
+	h, s := st.h, st.s
+	reason := DisconnectClient
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			st.close(reason)
+		}
+	}()
+	// The stream ends when the hub cuts the streams left at the end of a
+	// shutdown, replay included.
+	st.stopOn(h.ctx, DisconnectShutdown)
+	// A loss of history from here on ends the stream, replay included
+	// (loss.go): the client resumes from what history holds.
+	st.stopOn(h.losses.current(), DisconnectError)
+
+	// Subscription creation events: legacy ones before registration (and
+	// before the hand-off reads the transport's last Seq), modern ones after
+	// (subscriptions.go, rule 6 of the hand-off).
+	h.subscriptionsOpening(s)
+	if !cur.replay {
+		// Nothing to replay: attached before the headers go out (rule 5).
+		_ = st.attach(h.cfg.Transport.LastSeq(), false, stateFrom{})
 	}
-	err := c.Check(ctx)
-	if err == nil || !errors.Is(err, transport.ErrCorrupt) {
-		return false
+	h.subscriptionsOpened(s)
+	if takeOver {
+		// The hub writes the chunk framing once it has the connection
+		// (h1conn.go); the client must not reuse a connection the stream's
+		// end closes.
+		hd := st.w.Header()
+		if chunked {
+			hd.Set("Transfer-Encoding", "chunked")
+		}
+		hd.Set("Connection", "close")
 	}
-	h.metrics.TransportError(OpReplay)
-	h.warnings.warn("subscribe: the history is damaged; replay refused", "error", err)
-	return true
+	if err := st.open(!cur.replay); err != nil {
+		reason = st.writeFailed(err)
+		return
+	}
+	if cur.replay {
+		if err := st.attach(cur.after, true, cur.state); err != nil {
+			reason = st.attachFailed(err)
+			return
+		}
+		if err := st.flush(); err != nil {
+			reason = st.writeFailed(err)
+			return
+		}
+	}
+	if takeOver && st.takeOver(chunked) {
+		handedOver = true // live on the writer pool; it closes the stream
+		return
+	}
+	reason = st.live()
+}
+
+// open is phase 2 on the wire: the status line and headers, a first
+// heartbeat so that proxies and clients see the response at once, and for
+// an annotating client attached without a replay the cursor of the live
+// part (annotate.go).
+func (st *stream) open(attached bool) error {
+	st.w.WriteHeader(http.StatusOK)
+	if err := st.write(heartbeat); err != nil {
+		return err
+	}
+	if st.s.annotate && attached {
+		if id, ok := st.h.liveCursor(st.ctx, st.s); ok {
+			if err := st.write([]byte(":cursor " + id + "\n")); err != nil {
+				return err
+			}
+		}
+	}
+	return st.flush()
+}
+
+// The hand-off
+//
+// A stream delivers every event after its cursor exactly once, in order,
+// with no gap between history and live delivery (REC-15, design.md),
+// while history is read at the client's pace and the live queue stays
+// bounded. These rules make it so; attach applies them, and nothing else
+// registers a subscriber.
+//
+//  1. Dispatch order is Seq order. The dispatcher hands events to the
+//     registry one at a time, in Seq order, under registry.mu, and notes
+//     the last one as registry.lastSeq.
+//  2. Registration notes the hand-off point. registry.add(s, from), under
+//     the same lock, sets s.minSeq = max(from, registry.lastSeq) and
+//     returns registry.lastSeq, the attach point. From then on the
+//     dispatcher queues for s every event it wants with Seq > minSeq, and
+//     none with Seq <= minSeq.
+//  3. History covers the rest. Before anything from its queue, the stream
+//     writes the stored events in (from, attach] itself. With rule 2: the
+//     events after from come once each, from history up to
+//     max(from, attach) and from the queue after it.
+//  4. Far behind, the replay runs unregistered. While the transport's last
+//     Seq is more than maxCatchUpGap past the replay's position, the
+//     stream reads history without being registered (nothing queues for
+//     it), so the queue only ever holds what arrives during a short tail.
+//  5. A stream without history to replay (no cursor, an empty or unknown
+//     one) has nothing to write before its live part: it registers with
+//     from = the transport's last Seq, read just before, and replays
+//     nothing, so it starts after max(from, attach). Events stored before
+//     the request but not dispatched yet are history, not live events. It
+//     attaches before its headers go out, so an update published by a
+//     client that saw the headers reaches it. A stream with a replay sends
+//     its headers first and attaches at the end of its replay.
+//  6. Subscription events (subscriptions.go, subscriptionlog.go) are not
+//     history: they are dispatched live under registry.mu, each with a
+//     generation of its own (registry.gen), and the latest are kept in
+//     memory. Legacy creation events are emitted before registration, so
+//     a subscriber never receives its own (LEG-18); draft-08 ones after,
+//     so it does (EVT-1). A replaying stream is also sent, after its
+//     history and before its queue, the kept ones its cursor selects:
+//     registry.attach picks them under the same lock as the registration,
+//     so each later one reaches the queue instead.
+//
+// The queue may fill while the tail is replayed; an overflow ends the
+// stream like any other, and the client resumes from its Last-Event-ID.
+
+// attach is phase 3: it registers the subscriber for live delivery after
+// Seq from and, when replay is set, replays from history whatever the
+// hand-off rules leave to it. It returns an error only when writing to the
+// client or reading history failed; without replay it writes nothing and
+// cannot fail.
+func (st *stream) attach(from uint64, replay bool, state stateFrom) error {
+	tr := st.h.cfg.Transport
+	for replay { // rule 4
+		last := tr.LastSeq()
+		if last <= from+maxCatchUpGap {
+			break
+		}
+		if err := st.replayRange(from, last); err != nil {
+			return err
+		}
+		from = last
+	}
+	// Rule 2: the one registration site.
+	attach, kept := st.h.reg.attach(st.s, from, state)
+	if !replay {
+		return nil // rule 5
+	}
+	if attach > from { // rule 3
+		if err := st.replayRange(from, attach); err != nil {
+			return err
+		}
+	}
+	return st.replayState(kept) // rule 6
+}
+
+// maxCatchUpGap is how far behind the last stored event a replay may be when
+// the subscriber registers: what remains is replayed while live events queue,
+// so the queue only has to hold what arrives during a short tail.
+const maxCatchUpGap = 256
+
+// attachFailed is the reason a stream ends when its replay failed.
+func (st *stream) attachFailed(err error) string {
+	h := st.h
+	var te *replayError
+	switch {
+	case errors.Is(err, errOverflow) || st.s.kicked():
+		st.warnOverflow()
+		return DisconnectOverflow
+	case errors.As(err, &te):
+		h.metrics.TransportError(OpReplay)
+		h.warnings.warn("subscribe: reading history failed", "error", te.err)
+		return DisconnectError
+	}
+	if reason := st.stopped(); reason != "" {
+		return reason
+	}
+	if !errors.Is(err, context.Canceled) {
+		h.log.Debug("subscribe: replay ended", "error", err)
+	}
+	return DisconnectClient
 }
 
 // replayError is a failure of the transport during a replay, as opposed
@@ -403,258 +535,20 @@ const endMargin = 100 * time.Millisecond
 // end it.
 const endGrace = time.Second
 
-// stream writes one subscriber's response.
-type stream struct {
-	h        *Hub
-	w        http.ResponseWriter
-	rc       *http.ResponseController
-	s        *subscriber
-	deadline time.Time // when the stream ends itself
-	// hardDeadline is the limit no write may pass: the token's exp or the
-	// full write timeout.
-	hardDeadline time.Time
-
-	// ioMu orders interrupt against the start and end of each write, so
-	// that an overflow either stops a write from starting or breaks the
-	// one in progress, never lets one block until its deadline.
-	ioMu    sync.Mutex
-	writing bool
-}
-
-// errOverflow ends a stream whose queue overflowed (subscriber.kick).
-var errOverflow = errors.New("subscriber queue overflow")
-
-// guarded runs fn, which writes to the client, with a fresh write deadline
-// (see setWriteDeadline). It does not start once the subscriber overflowed,
-// and a write failure after an overflow is the overflow's doing (interrupt
-// broke the write): both report errOverflow.
-func (st *stream) guarded(fn func() error) error {
-	st.ioMu.Lock()
-	if st.s.kicked() {
-		st.ioMu.Unlock()
-		return errOverflow
+// historyDamaged reports whether the transport says its storage is damaged
+// (transport.ErrCorrupt from its Checker): a replay would fail halfway, so
+// the subscriber is answered 503 before any header goes out. Other check
+// failures (a full disk refusing appends) do not stop replays.
+func (h *Hub) historyDamaged(ctx context.Context) bool {
+	c, ok := h.cfg.Transport.(transport.Checker)
+	if !ok {
+		return false
 	}
-	st.writing = true
-	st.setWriteDeadline()
-	st.ioMu.Unlock()
-	err := fn()
-	st.ioMu.Lock()
-	st.writing = false
-	st.ioMu.Unlock()
-	if err != nil && st.s.kicked() {
-		return errOverflow
+	err := c.Check(ctx)
+	if err == nil || !errors.Is(err, transport.ErrCorrupt) {
+		return false
 	}
-	return err
-}
-
-// interrupt breaks a write in progress with a deadline in the past: a
-// client that stopped reading blocks the write once the socket buffers are
-// full, and the stream would otherwise only notice its overflow at the
-// write deadline, counted as a client disconnect. A write that has not
-// started yet checks the overflow itself (guarded).
-func (st *stream) interrupt() {
-	st.ioMu.Lock()
-	defer st.ioMu.Unlock()
-	if st.writing {
-		_ = st.rc.SetWriteDeadline(time.Now())
-	}
-}
-
-// warnOverflow logs an overflow disconnect, at most once a second.
-func (st *stream) warnOverflow() {
-	st.h.warnings.warn("subscriber too slow: its queue passed its bound; disconnected", "queue_bytes", st.h.cfg.QueueBytes)
-}
-
-// write sends b with a write deadline of DispatchTimeout, capped at the
-// stream's deadline, so a stuck client costs one timeout, not a goroutine
-// forever.
-func (st *stream) write(b []byte) error {
-	return st.guarded(func() error {
-		_, err := st.w.Write(b)
-		return err
-	})
-}
-
-func (st *stream) setWriteDeadline() {
-	d := time.Now().Add(st.h.cfg.DispatchTimeout)
-	if !st.deadline.IsZero() {
-		limit := st.deadline.Add(endGrace)
-		if st.hardDeadline.Before(limit) {
-			limit = st.hardDeadline
-		}
-		if limit.Before(d) {
-			d = limit
-		}
-	}
-	// Not every ResponseWriter supports deadlines (httptest recorders); the
-	// stream still works without them.
-	_ = st.rc.SetWriteDeadline(d)
-}
-
-func (st *stream) flush() error {
-	return st.guarded(st.rc.Flush)
-}
-
-// maxCatchUpGap is how far behind the last stored event a replay may be when
-// the subscriber registers: what remains is replayed while live events queue,
-// so the queue only has to hold what arrives during a short tail.
-const maxCatchUpGap = 256
-
-// replay sends the stored events after the cursor, then registers the
-// subscriber for live delivery with no gap and no duplicate (design.md,
-// REC-15). Replay runs at the client's pace and has no length cap: while
-// far behind, it reads history without being registered (nothing queues);
-// once close to the end it registers, noting the last dispatched Seq under
-// the registry lock, and replays the short tail up to it while live events
-// queue.
-func (st *stream) replay(ctx context.Context, after uint64, state stateFrom) error {
-	tr := st.h.cfg.Transport
-	for {
-		last := tr.LastSeq()
-		if last <= after+maxCatchUpGap {
-			break
-		}
-		if err := st.replayRange(ctx, after, last); err != nil {
-			return err
-		}
-		after = last
-	}
-	attach, kept := st.h.reg.attach(st.s, after, state)
-	if attach > after {
-		if err := st.replayRange(ctx, after, attach); err != nil {
-			return err
-		}
-	}
-	if err := st.replayState(kept); err != nil {
-		return err
-	}
-	return st.flush()
-}
-
-// replayRange writes the events in (after, until] that this subscriber may
-// see, re-checked against its current token (REC-7), flushing per page.
-func (st *stream) replayRange(ctx context.Context, after, until uint64) error {
-	n := 0
-	var clientErr error
-	write := func(ev *transport.Event) error {
-		if !st.s.wants(ev) {
-			return nil
-		}
-		if err := st.write(st.s.annotated(ev, frame(ev))); err != nil {
-			clientErr = err
-			return err
-		}
-		if n++; n%64 == 0 {
-			if err := st.flush(); err != nil {
-				clientErr = err
-				return err
-			}
-		}
-		return nil
-	}
-	var err error
-	if fr, ok := st.h.cfg.Transport.(transport.FilteredReplayer); ok {
-		// The transport drops what this subscriber may not receive before
-		// decoding it, and holds pages within the hub's replay memory.
-		err = fr.ReplayFiltered(ctx, after, until, transport.ReplayOptions{
-			Filter: st.s.wantsRoute,
-			Budget: st.h.replayBudget,
-		}, write)
-	} else {
-		err = st.h.cfg.Transport.Replay(ctx, after, until, write)
-	}
-	if n > 0 {
-		st.h.metrics.Delivered(n)
-	}
-	if err != nil {
-		if clientErr == nil && ctx.Err() == nil {
-			return &replayError{err}
-		}
-		return err
-	}
-	return st.flush()
-}
-
-// live writes queued events as they come, a heartbeat after an idle period,
-// and ends at the stream's deadline, on overflow, on client disconnect or
-// when the hub shuts down, and reports why it ended (a Disconnect* reason).
-func (st *stream) live(ctx context.Context) string {
-	var beat <-chan time.Time
-	var beatTimer *time.Timer
-	if st.h.cfg.Heartbeat > 0 {
-		beatTimer = time.NewTimer(st.h.cfg.Heartbeat)
-		defer beatTimer.Stop()
-		beat = beatTimer.C
-	}
-	var end <-chan time.Time
-	if !st.deadline.IsZero() {
-		t := time.NewTimer(time.Until(st.deadline))
-		defer t.Stop()
-		end = t.C
-	}
-	// On shutdown each stream ends at its own random moment of the drain.
-	draining := st.h.draining
-	var drained <-chan time.Time
-	for {
-		select {
-		case <-st.s.ready:
-			wrote := false
-			err := st.guarded(func() error {
-				var err error
-				if wrote, err = st.s.writeQueued(st.w); err != nil || !wrote {
-					return err
-				}
-				return st.rc.Flush()
-			})
-			if err != nil {
-				return st.writeFailed(err)
-			}
-			if wrote && beatTimer != nil {
-				beatTimer.Reset(st.h.cfg.Heartbeat)
-			}
-		case <-beat:
-			if err := st.write(heartbeat); err != nil {
-				return st.writeFailed(err)
-			}
-			if err := st.flush(); err != nil {
-				return st.writeFailed(err)
-			}
-			beatTimer.Reset(st.h.cfg.Heartbeat)
-		case <-st.s.kick:
-			st.warnOverflow()
-			return DisconnectOverflow
-		case <-end:
-			st.endCleanly()
-			return DisconnectDeadline
-		case <-draining:
-			draining = nil
-			t := time.NewTimer(st.h.drainDelay())
-			defer t.Stop()
-			drained = t.C
-		case <-drained:
-			st.endCleanly()
-			return DisconnectShutdown
-		case <-ctx.Done():
-			if st.h.ctx.Err() != nil {
-				return DisconnectShutdown
-			}
-			return DisconnectClient
-		}
-	}
-}
-
-// writeFailed is the reason a stream ends after a failed write: an
-// overflow (the write was interrupted, or refused to start) or the client.
-func (st *stream) writeFailed(err error) string {
-	if errors.Is(err, errOverflow) {
-		st.warnOverflow()
-		return DisconnectOverflow
-	}
-	return DisconnectClient
-}
-
-// endCleanly gives the response's terminating bytes a write deadline of
-// their own, so the client sees a clean end of stream and reconnects.
-func (st *stream) endCleanly() {
-	_ = st.rc.SetWriteDeadline(time.Now().Add(st.h.cfg.DispatchTimeout))
+	h.metrics.TransportError(OpReplay)
+	h.warnings.warn("subscribe: the history is damaged; replay refused", "error", err)
+	return true
 }

@@ -14,9 +14,10 @@ import (
 
 // subscriber is one open stream: its matchers, its grant and a queue of
 // frames waiting to be written. The dispatcher only appends to the queue
-// (never blocks, never writes to the network); the stream's writer drains it.
-// Keeping the two apart lets a future writer pool serve hijacked HTTP/1.1
-// connections without a goroutine per subscriber (design.md).
+// (never blocks, never writes to the network); the stream's writer drains it:
+// the handler goroutine (HTTP/2, stream.live) or the writer pool once an
+// HTTP/1.1 connection was taken over (h1conn.go), with the same
+// writeQueued step.
 type subscriber struct {
 	matchers []*topic.Matcher
 	// pooled[i] is the shared entry of matchers[i] when it is a costly one
@@ -47,7 +48,11 @@ type subscriber struct {
 	gone     bool // overflowed or closed: enqueue drops everything
 
 	ready chan struct{} // has a value when the queue went from empty to non-empty
-	kick  chan struct{} // closed when the subscriber must end (overflow)
+	// notify, when set (setNotify), is called instead of signalling ready:
+	// a connection served by the writer pool is woken through it
+	// (h1conn.go). It is called without s.mu held.
+	notify func()
+	kick   chan struct{} // closed when the subscriber must end (overflow)
 	// onKick, when set (before the subscriber is registered), runs once in
 	// a goroutine of its own when the queue overflows: the stream uses it
 	// to break a write that is blocked on a client that does not read, so
@@ -117,14 +122,30 @@ func (s *subscriber) enqueue(b []byte) bool {
 	wasEmpty := len(s.queue) == 0
 	s.queue = append(s.queue, b)
 	s.queued += len(b)
+	notify := s.notify
 	s.mu.Unlock()
 	if wasEmpty {
-		select {
-		case s.ready <- struct{}{}:
-		default:
+		if notify != nil {
+			notify()
+		} else {
+			select {
+			case s.ready <- struct{}{}:
+			default:
+			}
 		}
 	}
 	return true
+}
+
+// setNotify makes f the way s signals that its queue went from empty to
+// non-empty, instead of the ready channel, and reports whether frames are
+// queued already (the caller then wakes its writer itself: no signal will
+// come for them).
+func (s *subscriber) setNotify(f func()) (pending bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notify = f
+	return len(s.queue) > 0
 }
 
 // writeQueued writes every queued frame to w and reports whether it wrote

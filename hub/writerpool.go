@@ -1,0 +1,102 @@
+package hub
+
+import (
+	"runtime"
+	"sync"
+)
+
+// writerPool writes to the HTTP/1.1 connections the hub took over
+// (h1conn.go): a ready queue of connections that have something to do
+// (frames queued, a heartbeat or an end due) and at most max goroutines
+// serving it. Workers start when work arrives and exit when the queue is
+// empty, so idle subscribers cost no goroutine at all, and a hub without
+// taken-over connections runs none.
+//
+// Each connection is in the queue at most once (h1conn's state says
+// whether it is), so the queue is bounded by the number of connections. A
+// worker serves one connection at a time with one write per batch, bounded
+// by a write deadline: a stuck client holds a worker for one DispatchTimeout
+// at most, and is then disconnected.
+type writerPool struct {
+	max int
+
+	mu      sync.Mutex
+	queue   []*h1conn
+	head    int // queue[head:] is waiting
+	running int
+	conns   map[*h1conn]struct{} // open taken-over connections
+
+	watcher closeWatcher // notices idle connections closed by their client
+}
+
+// writersPerProc is how many workers the pool runs per CPU at most: more
+// than one, so that a few clients stuck until their write deadline do not
+// hold up the others.
+const writersPerProc = 8
+
+func newWriterPool() *writerPool {
+	return &writerPool{max: max(4, writersPerProc*runtime.GOMAXPROCS(0)), conns: make(map[*h1conn]struct{})}
+}
+
+// submit queues c and starts a worker if fewer than max are running. The
+// caller has marked c queued, so c is not in the queue already.
+func (p *writerPool) submit(c *h1conn) {
+	p.mu.Lock()
+	p.queue = append(p.queue, c)
+	start := p.running < p.max
+	if start {
+		p.running++
+	}
+	p.mu.Unlock()
+	if start {
+		go p.work()
+	}
+}
+
+// work serves queued connections until the queue is empty.
+func (p *writerPool) work() {
+	for {
+		p.mu.Lock()
+		if p.head == len(p.queue) {
+			p.queue, p.head = p.queue[:0], 0
+			p.running--
+			p.mu.Unlock()
+			return
+		}
+		c := p.queue[p.head]
+		p.queue[p.head] = nil
+		p.head++
+		if p.head > 1024 && p.head > len(p.queue)/2 {
+			// Never empty under steady load: reclaim the served prefix.
+			n := copy(p.queue, p.queue[p.head:])
+			clear(p.queue[n:])
+			p.queue, p.head = p.queue[:n], 0
+		}
+		p.mu.Unlock()
+		c.run()
+	}
+}
+
+// track and forget keep the set of open taken-over connections.
+func (p *writerPool) track(c *h1conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns[c] = struct{}{}
+}
+
+func (p *writerPool) forget(c *h1conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.conns, c)
+}
+
+// open returns the open taken-over connections.
+func (p *writerPool) open() []*h1conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*h1conn, 0, len(p.conns))
+	for c := range p.conns {
+		out = append(out, c)
+	}
+	return out
+}
