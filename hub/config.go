@@ -46,6 +46,17 @@ type Config struct {
 	// events and the subscription API (EVT-*, API-*, LEG-18..23). Off, the
 	// API answers 404 and no event is emitted.
 	Subscriptions bool
+	// SubscriptionEventsKept is how many of the latest subscription events
+	// the hub keeps in memory for listeners that resume with a cursor
+	// (they are never stored in the transport); at most
+	// SubscriptionEventsBytes of them are kept. Zero means 1000 events and
+	// 4 MiB.
+	SubscriptionEventsKept  int
+	SubscriptionEventsBytes int
+	// MaxAnnouncedBytes bounds the summed length of one subscription's
+	// selectors when subscription events announce them (400). Zero means
+	// 64 KiB.
+	MaxAnnouncedBytes int
 	// CORSOrigins lists the origins allowed to make credentialed
 	// cross-origin requests. "*" allows any origin without credentials.
 	// Empty: no CORS headers at all.
@@ -65,6 +76,11 @@ type Config struct {
 	WriteTimeout time.Duration
 	// DispatchTimeout bounds each write to a subscriber. Zero means 5 s.
 	DispatchTimeout time.Duration
+	// BodyTimeout bounds the time a client may take to send a request body
+	// (publish, QUERY, anything with a body), counted from when the hub
+	// sees the request; a shutdown cuts bodies still arriving. Zero means
+	// 10 s; negative disables the limit.
+	BodyTimeout time.Duration
 
 	// MaxBodyBytes bounds publish and QUERY bodies (413). Zero means 1 MiB.
 	MaxBodyBytes int64
@@ -81,6 +97,17 @@ type Config struct {
 	MaxLegacyTopics int
 	// MaxPatternBytes bounds each matcher value (400). Zero means 4096.
 	MaxPatternBytes int
+	// MaxSubscriptionCost bounds the summed cost (topic.Estimate units,
+	// about 15 bytes of compiled program each) of one subscription's
+	// template and URL pattern matchers (400). Zero means 100,000: a hundred
+	// ordinary URL patterns, or four near the per-pattern limit. Negative:
+	// unlimited.
+	MaxSubscriptionCost int
+	// MaxMatcherCost bounds the summed cost of the distinct template and
+	// URL pattern matchers of all open streams; past it a subscription
+	// gets 503 with Retry-After. Zero means 4,000,000 (about 60 MB of
+	// compiled programs at worst). Negative: unlimited.
+	MaxMatcherCost int
 	// QueueBytes bounds what may wait in one subscriber's queue; a
 	// subscriber past it is disconnected and resumes from history. Zero
 	// means 1 MiB.
@@ -115,6 +142,9 @@ func (c Config) withDefaults() Config {
 	if c.DispatchTimeout == 0 {
 		c.DispatchTimeout = 5 * time.Second
 	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = 10 * time.Second
+	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
@@ -132,6 +162,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPatternBytes == 0 {
 		c.MaxPatternBytes = 4096
+	}
+	if c.SubscriptionEventsKept == 0 {
+		c.SubscriptionEventsKept = 1000
+	}
+	if c.SubscriptionEventsBytes == 0 {
+		c.SubscriptionEventsBytes = 4 << 20
+	}
+	if c.MaxAnnouncedBytes == 0 {
+		c.MaxAnnouncedBytes = 64 << 10
+	}
+	if c.MaxSubscriptionCost == 0 {
+		c.MaxSubscriptionCost = 100_000
+	}
+	if c.MaxMatcherCost == 0 {
+		c.MaxMatcherCost = 4_000_000
 	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = 1 << 20
@@ -160,6 +205,9 @@ func (c Config) Validate() error {
 		"MaxLegacyTopics": int64(c.MaxLegacyTopics), "MaxPatternBytes": int64(c.MaxPatternBytes),
 		"QueueBytes": int64(c.QueueBytes), "MaxSubscribers": int64(c.MaxSubscribers),
 		"MaxSubscribersPerClient": int64(c.MaxSubscribersPerClient),
+		"SubscriptionEventsKept":  int64(c.SubscriptionEventsKept),
+		"SubscriptionEventsBytes": int64(c.SubscriptionEventsBytes),
+		"MaxAnnouncedBytes":       int64(c.MaxAnnouncedBytes),
 	} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("hub: %s must not be negative", name))

@@ -25,6 +25,7 @@ type Hub struct {
 	log     *slog.Logger
 	handler http.Handler
 	reg     *registry
+	pool    *matcherPool // costly matchers of open streams (matcherbudget.go)
 
 	// ctx ends every stream when the hub closes.
 	ctx    context.Context
@@ -55,8 +56,10 @@ func New(cfg Config) (*Hub, error) {
 		cfg:        cfg,
 		log:        cfg.Logger,
 		reg:        newRegistry(cfg.Transport.LastSeq()),
+		pool:       newMatcherPool(cfg.MaxMatcherCost),
 		dispatched: make(chan struct{}),
 	}
+	h.reg.state.maxEvents, h.reg.state.maxBytes = cfg.SubscriptionEventsKept, cfg.SubscriptionEventsBytes
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.initOps()
 
@@ -74,7 +77,7 @@ func New(cfg Config) (*Hub, error) {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
-	h.handler = securityHeaders(h.withCORS(h.withSubscriptionsAPI(r)))
+	h.handler = securityHeaders(h.withBodyDeadline(h.withCORS(h.withSubscriptionsAPI(r))))
 
 	go h.run()
 	return h, nil

@@ -40,6 +40,10 @@ type Metrics interface {
 	// TransportError is called when the transport fails, with one of the
 	// Op* operations.
 	TransportError(op string)
+	// SubscriptionEvents is called when n subscription events were
+	// emitted, with the bytes the hub now keeps of them (they are kept in
+	// memory, bounded, never stored in the transport).
+	SubscriptionEvents(n int, keptBytes int)
 }
 
 // Reasons a stream ended.
@@ -66,6 +70,9 @@ const (
 	RejectMaxSubscribers          = "max_subscribers"
 	RejectMaxSubscribersPerClient = "max_subscribers_per_client"
 	RejectBodyTooLarge            = "body_too_large"
+	RejectBodyTimeout             = "body_timeout"      // the body did not arrive within BodyTimeout
+	RejectSubscriptionCost        = "subscription_cost" // one subscription's matchers over MaxSubscriptionCost (400)
+	RejectMatcherBudget           = "matcher_budget"    // the hub-wide MaxMatcherCost is used up (503)
 	RejectShuttingDown            = "shutting_down"
 )
 
@@ -90,3 +97,4 @@ func (NopMetrics) Replay(bool)                        {}
 func (NopMetrics) AuthFailure(string)                 {}
 func (NopMetrics) Rejected(string)                    {}
 func (NopMetrics) TransportError(string)              {}
+func (NopMetrics) SubscriptionEvents(int, int)        {}

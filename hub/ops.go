@@ -20,8 +20,12 @@ type ops struct {
 	// draining is closed when Shutdown starts; each open stream then picks
 	// its own moment within drain to end, so that clients reconnect to the
 	// other nodes spread over the window instead of all at once.
-	draining     chan struct{}
-	drain        time.Duration // written before draining is closed
+	draining chan struct{}
+	drain    time.Duration // written before draining is closed
+	// stopping is cancelled when Shutdown starts: request bodies still
+	// arriving are cut then (bodydeadline.go).
+	stopping     context.Context
+	stopStarting context.CancelFunc
 	shutdownOnce sync.Once
 	shutdownErr  error
 
@@ -41,17 +45,28 @@ func (h *Hub) initOps() {
 	h.slots = newSlots(h.cfg.MaxSubscribers, h.cfg.MaxSubscribersPerClient)
 	h.warnings = newRateLog(h.log, time.Second)
 	h.draining = make(chan struct{})
+	h.stopping, h.stopStarting = context.WithCancel(context.Background())
 	h.reg.overflows = func() {
 		h.overflows.Add(1)
 		h.metrics.Overflow()
 	}
 }
 
+// admission is a stream slot taken before the request's body is read and
+// its matchers compiled, so that a client past the limits costs the hub
+// neither.
+type admission struct {
+	h      *Hub
+	r      *http.Request
+	client string
+	done   bool
+}
+
 // admit decides whether a new stream may start: the hub is not shutting
 // down and the subscriber limits leave room. On refusal it has answered
-// the request. On success the caller must call release exactly once, with
-// the reason the stream ended.
-func (h *Hub) admit(w http.ResponseWriter, r *http.Request, subscriptions int) (release func(reason string), ok bool) {
+// the request. On success the caller must either cancel the admission (the
+// request was refused later) or start the stream, exactly once.
+func (h *Hub) admit(w http.ResponseWriter, r *http.Request) (*admission, bool) {
 	client := clientKey(r)
 	if reason, ok := h.slots.acquire(client); !ok {
 		h.log.Debug("subscriber refused", "reason", reason, "client", client)
@@ -63,15 +78,33 @@ func (h *Hub) admit(w http.ResponseWriter, r *http.Request, subscriptions int) (
 		h.writeError(w, r, errShuttingDown())
 		return nil, false
 	}
-	start := time.Now()
+	return &admission{h: h, r: r, client: client}, true
+}
+
+// cancel gives the slot back when no stream started; it is a no-op after
+// start.
+func (a *admission) cancel() {
+	if a.done {
+		return
+	}
+	a.done = true
+	a.h.slots.release(a.client)
+	a.h.streams.Done()
+}
+
+// start counts the stream as connected. The caller must call release
+// exactly once, with the reason the stream ended.
+func (a *admission) start(subscriptions int) (release func(reason string)) {
+	a.done = true
+	h, r, start := a.h, a.r, time.Now()
 	h.metrics.SubscriberConnected(subscriptions)
 	h.log.Debug("subscriber connected", "remote", r.RemoteAddr, "subscriptions", subscriptions, "proto", r.Proto)
 	return func(reason string) {
 		h.metrics.SubscriberDisconnected(subscriptions, reason)
 		h.log.Debug("subscriber disconnected", "remote", r.RemoteAddr, "reason", reason, "duration", time.Since(start).Round(time.Millisecond))
-		h.slots.release(client)
+		h.slots.release(a.client)
 		h.streams.Done()
-	}, true
+	}
 }
 
 // startStream accounts for a new stream; false once the hub is closing.
@@ -85,8 +118,10 @@ func (h *Hub) startStream() bool {
 	return true
 }
 
-// startPublish accounts for a publish in flight; false once Close has
-// started waiting for them. The caller calls h.publishes.Done.
+// startPublish accounts for a publish in flight, from when its body has
+// been read to its answer: a body still arriving is not in flight (nothing
+// was acknowledged, and a shutdown cuts it). It reports false once Close
+// has started waiting for them. The caller calls h.publishes.Done.
 func (h *Hub) startPublish() bool {
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
@@ -95,6 +130,13 @@ func (h *Hub) startPublish() bool {
 	}
 	h.publishes.Add(1)
 	return true
+}
+
+// publishesClosed reports whether Close has stopped taking publishes.
+func (h *Hub) publishesClosed() bool {
+	h.pubMu.Lock()
+	defer h.pubMu.Unlock()
+	return h.pubClosed
 }
 
 // shuttingDown reports whether Shutdown or Close has started.
@@ -126,6 +168,7 @@ func (h *Hub) Shutdown(ctx context.Context, drain time.Duration) error {
 		h.mu.Unlock()
 		h.drain = max(drain, 0)
 		close(h.draining)
+		h.stopStarting()
 		h.log.Info("draining streams", "streams", h.Subscribers(), "drain", h.drain)
 
 		done := make(chan struct{})
@@ -166,9 +209,16 @@ func (h *Hub) Close(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			// Their Append will fail on the closed transport and they
-			// answer 503: not acknowledged, so nothing is lost.
-			err = errors.Join(err, fmt.Errorf("hub: publishes still in flight: %w", ctx.Err()))
+			// ctx may have ended before Close was called (a shutdown that
+			// used up its time): with nothing in flight, done is closed
+			// too, and select picks either at random.
+			select {
+			case <-done:
+			default:
+				// Their Append will fail on the closed transport and
+				// they answer 503: not acknowledged, so nothing is lost.
+				err = errors.Join(err, fmt.Errorf("hub: publishes still in flight: %w", ctx.Err()))
+			}
 		}
 
 		if cerr := h.cfg.Transport.Close(); cerr != nil {

@@ -33,6 +33,7 @@ type recMetrics struct {
 type metricCounts struct {
 	connected, subscriptions, published, delivered, deliveredCalls int
 	overflows, replays, unknownCursors                             int
+	subscriptionEvents                                             int
 	disconnects, auth, rejected, transport                         map[string]int
 }
 
@@ -81,6 +82,9 @@ func (r *recMetrics) Replay(unknown bool) {
 func (r *recMetrics) AuthFailure(reason string) { r.do(func(m *metricCounts) { m.auth[reason]++ }) }
 func (r *recMetrics) Rejected(reason string)    { r.do(func(m *metricCounts) { m.rejected[reason]++ }) }
 func (r *recMetrics) TransportError(op string)  { r.do(func(m *metricCounts) { m.transport[op]++ }) }
+func (r *recMetrics) SubscriptionEvents(n, _ int) {
+	r.do(func(m *metricCounts) { m.subscriptionEvents += n })
+}
 
 // eventually polls cond until it holds or 5 s passed.
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -117,6 +121,25 @@ func (a opsAuth) Authenticate(r *http.Request, role auth.Role) (*auth.Grant, err
 
 func (a opsAuth) ResourceID() string { return "http://hub.test" + Path }
 
+func newOpsAuth(t *testing.T) opsAuth {
+	return opsAuth{mustMatcher(t, topic.TypeLegacy, "*"), mustMatcher(t, topic.TypeLegacy, "allowed")}
+}
+
+// signalAuth is opsAuth that says when a request was authenticated: its
+// handler has gone past the token and is about to read the body.
+type signalAuth struct {
+	opsAuth
+	authenticated chan struct{}
+}
+
+func (a signalAuth) Authenticate(r *http.Request, role auth.Role) (*auth.Grant, error) {
+	select {
+	case a.authenticated <- struct{}{}:
+	default:
+	}
+	return a.opsAuth.Authenticate(r, role)
+}
+
 // newOpsHub serves a hub with recorded metrics; cfg's Transport and Auth
 // are filled in when empty.
 func newOpsHub(t *testing.T, cfg Config) (*Hub, *httptest.Server, *recMetrics) {
@@ -125,7 +148,9 @@ func newOpsHub(t *testing.T, cfg Config) (*Hub, *httptest.Server, *recMetrics) {
 	if cfg.Transport == nil {
 		cfg.Transport = memory.New(memory.Options{Size: 1000})
 	}
-	cfg.Auth = opsAuth{mustMatcher(t, topic.TypeLegacy, "*"), mustMatcher(t, topic.TypeLegacy, "allowed")}
+	if cfg.Auth == nil {
+		cfg.Auth = newOpsAuth(t)
+	}
 	cfg.Metrics = rec
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = -1
@@ -556,5 +581,45 @@ func TestCloseAnswersInFlightPublishesBeforeClosingTheTransport(t *testing.T) {
 	}
 	if g.closedInFlight.Load() {
 		t.Error("the transport was closed while a publish was in flight")
+	}
+}
+
+// TestShutdownCutsSlowBodiesAndCountsNoPublishInFlight (issue 10 finding
+// 4): a publish whose body is still arriving when the hub shuts down is
+// cut at once (not acknowledged: nothing is lost), and Close neither waits
+// for it nor reports it as a publish in flight.
+func TestShutdownCutsSlowBodiesAndCountsNoPublishInFlight(t *testing.T) {
+	authenticated := make(chan struct{}, 1)
+	h, srv, _ := newOpsHub(t, Config{Auth: signalAuth{newOpsAuth(t), authenticated}})
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	status := make(chan int, 1)
+	go func() {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+Path, pr)
+		if err != nil {
+			status <- 0
+			return
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	go func() { _, _ = pw.Write([]byte("topic=t&data=slow")) }()
+	<-authenticated
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := h.Shutdown(ctx, 0); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Fatalf("close with a body still arriving: %v", err)
+	}
+	if code := <-status; code == http.StatusOK {
+		t.Error("a publish whose body never ended was acknowledged")
 	}
 }

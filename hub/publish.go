@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -22,11 +23,12 @@ import (
 // event to the transport (durable before 200), answer the id (PUB-*).
 func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if !h.startPublish() {
+	if h.publishesClosed() {
+		// Refused before anything is read; one that started earlier is
+		// refused by startPublish below.
 		h.writeError(w, r, errShuttingDown())
 		return
 	}
-	defer h.publishes.Done()
 	// Authorization comes before the body is even read (ref order, §1.13): a
 	// request without a valid token learns nothing about its fields.
 	grant, ok := h.authenticate(w, r, auth.Publisher, false)
@@ -44,6 +46,11 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if !h.startPublish() {
+		h.writeError(w, r, errShuttingDown())
+		return
+	}
+	defer h.publishes.Done()
 	if err := h.cfg.Transport.Append(r.Context(), ev); err != nil {
 		h.writeError(w, r, &storageError{OpAppend, "the update could not be stored", fmt.Errorf("update %s: %w", ev.ID, err)})
 		return
@@ -71,6 +78,10 @@ func (h *Hub) readForm(w http.ResponseWriter, r *http.Request, required bool) ([
 		if errors.As(err, &mbe) {
 			h.metrics.Rejected(RejectBodyTooLarge)
 			return nil, tooLarge("the body exceeds %d bytes", h.cfg.MaxBodyBytes)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			h.metrics.Rejected(RejectBodyTimeout)
+			return nil, &requestError{http.StatusRequestTimeout, "the body did not arrive in time"}
 		}
 		return nil, badRequest("reading the body failed")
 	}

@@ -18,6 +18,12 @@ type registry struct {
 	mu      sync.Mutex
 	lastSeq uint64 // Seq of the last dispatched event
 	lastID  string // ID of the last dispatched event, "" before the first: the subscription API's cursor (API-7)
+	// gen counts dispatched events, history and subscription events alike:
+	// subscriber.lastGen deduplicates with it, and shared matcher results
+	// are memoized per gen (matcherbudget.go).
+	gen uint64
+	// state keeps the latest subscription events (subscriptionlog.go).
+	state   stateLog
 	exact   map[string]*bucket
 	scan    []*subscriber // subscribers with at least one non-exact matcher
 	scanPos map[*subscriber]int
@@ -48,8 +54,17 @@ func newRegistry(lastSeq uint64) *registry {
 // add registers s and returns the Seq of the last dispatched event: every
 // event after it reaches s through its queue (unless its Seq <= minSeq).
 func (r *registry) add(s *subscriber, minSeq uint64) (attach uint64) {
+	attach, _ = r.attach(s, minSeq, stateFrom{})
+	return attach
+}
+
+// attach is add that also returns the kept subscription events that from
+// selects, which s must be sent before its queue: they were emitted before
+// it was registered, and every later one reaches its queue.
+func (r *registry) attach(s *subscriber, minSeq uint64, from stateFrom) (attach uint64, state []*transport.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	state = r.state.since(from)
 	s.minSeq = max(minSeq, r.lastSeq)
 	scanned := false
 	for _, m := range s.matchers {
@@ -74,7 +89,7 @@ func (r *registry) add(s *subscriber, minSeq uint64) (attach uint64) {
 		b.subs = append(b.subs, s)
 	}
 	r.count++
-	return r.lastSeq
+	return r.lastSeq, state
 }
 
 // remove unregisters s; it is idempotent.
@@ -131,6 +146,12 @@ func (r *registry) dispatch(ev *transport.Event) (delivered int) {
 	defer r.mu.Unlock()
 	r.lastSeq = ev.Seq
 	r.lastID = ev.ID
+	return r.fanOut(ev, f)
+}
+
+// fanOut queues f for every registered subscriber that wants ev, under mu.
+func (r *registry) fanOut(ev *transport.Event, f []byte) (delivered int) {
+	r.gen++
 	for _, t := range ev.Topics {
 		if b := r.exact[t]; b != nil {
 			for _, s := range b.subs {
@@ -141,7 +162,7 @@ func (r *registry) dispatch(ev *transport.Event) (delivered int) {
 		}
 	}
 	for _, s := range r.scan {
-		if s.lastSeq != ev.Seq && s.wants(ev) && r.deliver(s, ev, f) {
+		if s.lastGen != r.gen && s.wantsLive(ev, r.gen) && r.deliver(s, ev, f) {
 			delivered++
 		}
 	}
@@ -150,13 +171,15 @@ func (r *registry) dispatch(ev *transport.Event) (delivered int) {
 
 // deliver queues f for s and reports whether it did.
 func (r *registry) deliver(s *subscriber, ev *transport.Event, f []byte) bool {
-	if ev.Seq <= s.minSeq || s.lastSeq == ev.Seq {
+	// Subscription events have no Seq (they are not history) and reach
+	// only subscribers registered when they are emitted.
+	if (ev.Seq != 0 && ev.Seq <= s.minSeq) || s.lastGen == r.gen {
 		return false
 	}
 	if ev.Private && !s.grant.CanSubscribe(ev.Topics) {
 		return false
 	}
-	s.lastSeq = ev.Seq
+	s.lastGen = r.gen
 	if !s.enqueue(s.annotated(ev, f)) {
 		if r.overflows != nil {
 			r.overflows()

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -22,6 +23,9 @@ const earliest = "earliest"
 // subscription is a parsed subscribe request.
 type subscription struct {
 	matchers []*topic.Matcher
+	// pooled[i] is the shared entry of matchers[i], or nil: the caller
+	// releases them (matcherPool.release) when the request ends.
+	pooled []*poolEntry
 	// cursor is the requested Last-Event-ID; hasCursor is true when any
 	// cursor source was present, even empty (REC-10).
 	cursor    string
@@ -47,6 +51,12 @@ func (h *Hub) parseSubscription(r *http.Request, body []pair) (*subscription, er
 	sub := &subscription{annotate: wantsAnnotations(query) || wantsAnnotations(body)}
 	var cursors [len(cursorParams)]*string
 	var legacy, modern int
+	type param struct {
+		typ, value string
+		cost       int
+	}
+	var params []param
+	total := 0
 	for _, p := range append(query, body...) {
 		typ, isMatcher, err := matcherType(p.name)
 		if err != nil {
@@ -74,15 +84,39 @@ func (h *Hub) parseSubscription(r *http.Request, body []pair) (*subscription, er
 		if !utf8.ValidString(p.value) {
 			return nil, badRequest("a matcher is not valid UTF-8")
 		}
-		m, err := topic.Compile(typ, p.value, h.cfg.TopicOptions)
+		// The whole subscription's cost is known before anything is
+		// compiled (matcherbudget.go).
+		c := topic.Estimate(typ, p.value, h.cfg.TopicOptions)
+		if total += c; h.cfg.MaxSubscriptionCost >= 0 && total > h.cfg.MaxSubscriptionCost {
+			h.metrics.Rejected(RejectSubscriptionCost)
+			return nil, badRequest("the topic matchers of this subscription are too complex (over %d cost units in all)", h.cfg.MaxSubscriptionCost)
+		}
+		params = append(params, param{typ, p.value, c})
+	}
+	if len(params) == 0 {
+		return nil, badRequest(`missing "topic" or "match" parameter`)
+	}
+	for _, p := range params {
+		var m *topic.Matcher
+		var e *poolEntry
+		var err error
+		if p.cost == 0 {
+			// Compared by equality: nothing to share or to budget.
+			m, err = topic.Compile(p.typ, p.value, h.cfg.TopicOptions)
+		} else if e, err = h.pool.acquire(p.typ, p.value, p.cost, h.cfg.TopicOptions); err == nil {
+			m = e.m
+		}
 		if err != nil {
+			h.pool.release(sub.pooled)
+			if errors.Is(err, errMatcherBudget) {
+				h.metrics.Rejected(RejectMatcherBudget)
+				return nil, err
+			}
 			// The compiler's message is not echoed (SUB-8).
 			return nil, badRequest("invalid topic matcher pattern")
 		}
 		sub.matchers = append(sub.matchers, m)
-	}
-	if len(sub.matchers) == 0 {
-		return nil, badRequest(`missing "topic" or "match" parameter`)
+		sub.pooled = append(sub.pooled, e)
 	}
 
 	// The header wins over every parameter (REC-5); an empty value falls
@@ -126,6 +160,22 @@ func matcherType(name string) (typ string, ok bool, err error) {
 // subscribe handles GET, HEAD and QUERY: authorize, register, replay the
 // history the cursor asks for, then stream live events.
 func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
+	// The token (header, cookie or query: never the body) is checked first
+	// and the stream's slot taken next, both before a QUERY body is read: a
+	// client without a token, or past the limits, costs neither the time
+	// nor the memory of its body.
+	grant, ok := h.authenticate(w, r, auth.Subscriber, h.cfg.Anonymous)
+	if !ok {
+		return
+	}
+	var adm *admission
+	if r.Method != http.MethodHead {
+		var ok bool
+		if adm, ok = h.admit(w, r); !ok {
+			return
+		}
+		defer adm.cancel()
+	}
 	var body []pair
 	if r.Method == methodQuery {
 		var err error
@@ -134,18 +184,26 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	grant, ok := h.authenticate(w, r, auth.Subscriber, h.cfg.Anonymous)
-	if !ok {
-		return
-	}
+	// From here on the request is a stream (or a HEAD answer): its body,
+	// if any, no longer has to arrive.
+	keepBody(r)
 	sub, err := h.parseSubscription(r, body)
 	if err != nil {
+		if errors.Is(err, errMatcherBudget) {
+			w.Header().Set("Retry-After", retryAfter())
+		}
+		h.writeError(w, r, err)
+		return
+	}
+	defer h.pool.release(sub.pooled)
+	if err := h.checkAnnounceable(sub.matchers); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 
 	// Resolve the cursor before registering: a lookup is an index read.
 	var after uint64
+	var state stateFrom // the kept subscription events to resume with (subscriptionlog.go)
 	replay := false
 	answer := ""
 	if sub.hasCursor {
@@ -153,7 +211,12 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		switch sub.cursor {
 		case "", earliest:
 			replay = sub.cursor == earliest
+			state.ok = replay
 		default:
+			if pos, from, ok := h.reg.lookupState(sub.cursor); ok {
+				after, state, replay, answer = pos, from, true, sub.cursor
+				break
+			}
 			seq, ok, err := h.cfg.Transport.Lookup(r.Context(), sub.cursor)
 			if err != nil {
 				h.writeError(w, r, &storageError{OpLookup, "history is unavailable", fmt.Errorf("cursor lookup: %w", err)})
@@ -161,6 +224,7 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 			}
 			if ok {
 				after, replay, answer = seq, true, sub.cursor
+				state = stateFrom{ok: true, fromPos: seq}
 			}
 		}
 		// A replay served, or a cursor that names nothing we keep.
@@ -186,15 +250,14 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	release, ok := h.admit(w, r, len(sub.matchers))
-	if !ok {
-		return
-	}
+	release := adm.start(len(sub.matchers))
 	reason := DisconnectClient
 	defer func() { release(reason) }()
 	s := newSubscriber(sub.matchers, grant, h.cfg.QueueBytes)
 	s.annotate = sub.annotate
+	s.pooled = sub.pooled
 	st := &stream{h: h, w: w, rc: http.NewResponseController(w), s: s}
+	s.onKick = st.interrupt
 	st.deadline, st.hardDeadline = h.deadline(grant)
 	defer func() {
 		h.reg.remove(s)
@@ -219,16 +282,19 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	h.subscriptionsOpened(s)
 	w.WriteHeader(http.StatusOK)
 	if err := st.write(heartbeat); err != nil {
+		reason = st.writeFailed(err)
 		return
 	}
 	if s.annotate && !replay {
 		if id, ok := h.liveCursor(r.Context(), s); ok {
 			if err := st.write([]byte(":cursor " + id + "\n")); err != nil {
+				reason = st.writeFailed(err)
 				return
 			}
 		}
 	}
 	if err := st.flush(); err != nil {
+		reason = st.writeFailed(err)
 		return
 	}
 	// The stream ends with the request or when the hub cuts the streams
@@ -237,9 +303,12 @@ func (h *Hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	defer stop()
 	defer context.AfterFunc(h.ctx, stop)()
 	if replay {
-		if err := st.replay(ctx, after); err != nil {
+		if err := st.replay(ctx, after, state); err != nil {
 			var te *replayError
 			switch {
+			case errors.Is(err, errOverflow):
+				reason = DisconnectOverflow
+				st.warnOverflow()
 			case errors.As(err, &te):
 				reason = DisconnectError
 				h.metrics.TransportError(OpReplay)
@@ -315,15 +384,66 @@ type stream struct {
 	// hardDeadline is the limit no write may pass: the token's exp or the
 	// full write timeout.
 	hardDeadline time.Time
+
+	// ioMu orders interrupt against the start and end of each write, so
+	// that an overflow either stops a write from starting or breaks the
+	// one in progress, never lets one block until its deadline.
+	ioMu    sync.Mutex
+	writing bool
+}
+
+// errOverflow ends a stream whose queue overflowed (subscriber.kick).
+var errOverflow = errors.New("subscriber queue overflow")
+
+// guarded runs fn, which writes to the client, with a fresh write deadline
+// (see setWriteDeadline). It does not start once the subscriber overflowed,
+// and a write failure after an overflow is the overflow's doing (interrupt
+// broke the write): both report errOverflow.
+func (st *stream) guarded(fn func() error) error {
+	st.ioMu.Lock()
+	if st.s.kicked() {
+		st.ioMu.Unlock()
+		return errOverflow
+	}
+	st.writing = true
+	st.setWriteDeadline()
+	st.ioMu.Unlock()
+	err := fn()
+	st.ioMu.Lock()
+	st.writing = false
+	st.ioMu.Unlock()
+	if err != nil && st.s.kicked() {
+		return errOverflow
+	}
+	return err
+}
+
+// interrupt breaks a write in progress with a deadline in the past: a
+// client that stopped reading blocks the write once the socket buffers are
+// full, and the stream would otherwise only notice its overflow at the
+// write deadline, counted as a client disconnect. A write that has not
+// started yet checks the overflow itself (guarded).
+func (st *stream) interrupt() {
+	st.ioMu.Lock()
+	defer st.ioMu.Unlock()
+	if st.writing {
+		_ = st.rc.SetWriteDeadline(time.Now())
+	}
+}
+
+// warnOverflow logs an overflow disconnect, at most once a second.
+func (st *stream) warnOverflow() {
+	st.h.warnings.warn("subscriber too slow: its queue passed its bound; disconnected", "queue_bytes", st.h.cfg.QueueBytes)
 }
 
 // write sends b with a write deadline of DispatchTimeout, capped at the
 // stream's deadline, so a stuck client costs one timeout, not a goroutine
 // forever.
 func (st *stream) write(b []byte) error {
-	st.setWriteDeadline()
-	_, err := st.w.Write(b)
-	return err
+	return st.guarded(func() error {
+		_, err := st.w.Write(b)
+		return err
+	})
 }
 
 func (st *stream) setWriteDeadline() {
@@ -343,7 +463,7 @@ func (st *stream) setWriteDeadline() {
 }
 
 func (st *stream) flush() error {
-	return st.rc.Flush()
+	return st.guarded(st.rc.Flush)
 }
 
 // maxCatchUpGap is how far behind the last stored event a replay may be when
@@ -358,7 +478,7 @@ const maxCatchUpGap = 256
 // once close to the end it registers, noting the last dispatched Seq under
 // the registry lock, and replays the short tail up to it while live events
 // queue.
-func (st *stream) replay(ctx context.Context, after uint64) error {
+func (st *stream) replay(ctx context.Context, after uint64, state stateFrom) error {
 	tr := st.h.cfg.Transport
 	for {
 		last := tr.LastSeq()
@@ -370,11 +490,14 @@ func (st *stream) replay(ctx context.Context, after uint64) error {
 		}
 		after = last
 	}
-	attach := st.h.reg.add(st.s, after)
+	attach, kept := st.h.reg.attach(st.s, after, state)
 	if attach > after {
 		if err := st.replayRange(ctx, after, attach); err != nil {
 			return err
 		}
+	}
+	if err := st.replayState(kept); err != nil {
+		return err
 	}
 	return st.flush()
 }
@@ -435,27 +558,30 @@ func (st *stream) live(ctx context.Context) string {
 	for {
 		select {
 		case <-st.s.ready:
-			st.setWriteDeadline()
-			wrote, err := st.s.writeQueued(st.w)
+			wrote := false
+			err := st.guarded(func() error {
+				var err error
+				if wrote, err = st.s.writeQueued(st.w); err != nil || !wrote {
+					return err
+				}
+				return st.rc.Flush()
+			})
 			if err != nil {
-				return DisconnectClient
+				return st.writeFailed(err)
 			}
-			if !wrote {
-				continue
-			}
-			if err := st.flush(); err != nil {
-				return DisconnectClient
-			}
-			if beatTimer != nil {
+			if wrote && beatTimer != nil {
 				beatTimer.Reset(st.h.cfg.Heartbeat)
 			}
 		case <-beat:
-			if st.write(heartbeat) != nil || st.flush() != nil {
-				return DisconnectClient
+			if err := st.write(heartbeat); err != nil {
+				return st.writeFailed(err)
+			}
+			if err := st.flush(); err != nil {
+				return st.writeFailed(err)
 			}
 			beatTimer.Reset(st.h.cfg.Heartbeat)
 		case <-st.s.kick:
-			st.h.warnings.warn("subscriber too slow: its queue passed its bound; disconnected", "queue_bytes", st.h.cfg.QueueBytes)
+			st.warnOverflow()
 			return DisconnectOverflow
 		case <-end:
 			st.endCleanly()
@@ -475,6 +601,16 @@ func (st *stream) live(ctx context.Context) string {
 			return DisconnectClient
 		}
 	}
+}
+
+// writeFailed is the reason a stream ends after a failed write: an
+// overflow (the write was interrupted, or refused to start) or the client.
+func (st *stream) writeFailed(err error) string {
+	if errors.Is(err, errOverflow) {
+		st.warnOverflow()
+		return DisconnectOverflow
+	}
+	return DisconnectClient
 }
 
 // endCleanly gives the response's terminating bytes a write deadline of

@@ -18,19 +18,22 @@ import (
 // connections without a goroutine per subscriber (design.md).
 type subscriber struct {
 	matchers []*topic.Matcher
-	grant    *auth.Grant // nil: anonymous
+	// pooled[i] is the shared entry of matchers[i] when it is a costly one
+	// (matcherbudget.go), nil otherwise; it may be shorter than matchers.
+	pooled []*poolEntry
+	grant  *auth.Grant // nil: anonymous
 	// id names the connection in subscription events and the API: random,
 	// one per connection, never taken from the client (EVT-3).
 	id string
 	// annotate: frames get the routing comments of hermes.js (annotate.go).
 	annotate bool
 
-	// minSeq and lastSeq are owned by the dispatcher (read and written under
+	// minSeq and lastGen are owned by the dispatcher (read and written under
 	// registry.mu): events with Seq <= minSeq were or will be sent by the
-	// replay; lastSeq deduplicates an event matched through several
-	// matchers or topics.
+	// replay; lastGen (registry.gen) deduplicates an event matched through
+	// several matchers or topics.
 	minSeq  uint64
-	lastSeq uint64
+	lastGen uint64
 
 	mu       sync.Mutex
 	queue    [][]byte
@@ -41,6 +44,12 @@ type subscriber struct {
 
 	ready chan struct{} // has a value when the queue went from empty to non-empty
 	kick  chan struct{} // closed when the subscriber must end (overflow)
+	// onKick, when set (before the subscriber is registered), runs once in
+	// a goroutine of its own when the queue overflows: the stream uses it
+	// to break a write that is blocked on a client that does not read, so
+	// that the stream ends now, as an overflow, and not at the write
+	// deadline as a client error.
+	onKick func()
 }
 
 func newSubscriber(matchers []*topic.Matcher, grant *auth.Grant, maxBytes int) *subscriber {
@@ -85,6 +94,12 @@ func (s *subscriber) enqueue(b []byte) bool {
 		s.queue, s.queued = nil, 0
 		s.mu.Unlock()
 		close(s.kick)
+		if s.onKick != nil {
+			// Not inline: enqueue runs under the registry lock, and
+			// interrupting an HTTP/2 write goes through the connection's
+			// serve loop.
+			go s.onKick()
+		}
 		return false
 	}
 	wasEmpty := len(s.queue) == 0
@@ -129,6 +144,16 @@ func (s *subscriber) giveBack(batch [][]byte) {
 		s.spare = batch[:0]
 	}
 	s.mu.Unlock()
+}
+
+// kicked reports whether the subscriber overflowed.
+func (s *subscriber) kicked() bool {
+	select {
+	case <-s.kick:
+		return true
+	default:
+		return false
+	}
 }
 
 // end marks the subscriber gone so later enqueues are dropped.

@@ -28,22 +28,23 @@ import (
 // follow each kind (Laravel presence channels, Symfony; draft-08 clients)
 // only understand their own.
 //
-// Timing. Creation events are appended to the transport before the stream's
-// headers are sent:
+// Timing. Creation events are emitted before the stream's headers are
+// sent:
 //   - legacy ones before the subscriber is registered for delivery, so a
 //     legacy subscriber never receives its own (LEG-18, what 0.x did);
 //   - modern ones after, so a subscriber listening to subscription events
 //     receives its own (EVT-1, what the reference hub does).
 //
 // A subscriber that reconnects with a cursor is registered at the end of its
-// replay; its creation events are appended before the replay starts, so it
-// reads them (legacy ones included) from history, as it would have from a
-// 0.x hub with a durable transport. End events are appended after the
+// replay; its creation events are emitted before the replay starts, so it
+// reads them (legacy ones included) from the kept events, as it would have
+// from a 0.x hub with a durable transport. End events are emitted after the
 // subscriber was unregistered (LEG-18).
 //
-// Subscription events are ordinary updates: with a durable transport they
-// are stored, advance the cursor and are replayed to authorized listeners
-// that reconnect.
+// Subscription events are state, not history: they advance the cursor and
+// are replayed to authorized listeners that reconnect while the hub still
+// keeps them, but they are never stored in the transport
+// (subscriptionlog.go).
 
 // subscriptionsPath is the root of the API and of the event topics.
 const subscriptionsPath = Path + "/subscriptions"
@@ -320,12 +321,8 @@ func (h *Hub) subscriptionsClosed(s *subscriber) {
 // client has gone. One bound covers the whole batch so that a stuck
 // transport delays a closing stream by one timeout, not one per matcher.
 //
-// The events are built first and stored in one AppendBatch when the
-// transport offers it: a durable transport then commits (fsyncs) once per
-// stream instead of once per matcher, which is what a legacy client with
-// hundreds of topic= parameters waits for before its headers. Otherwise
-// they are appended one by one, in order; concurrent Appends would lose
-// the parameter order.
+// The events of one call are emitted together, in order, under the
+// registry lock: no other event comes between them.
 func (h *Hub) announce(s *subscriber, active bool, which func(*topic.Matcher) bool) {
 	evs := make([]*transport.Event, 0, len(s.matchers))
 	for _, m := range s.matchers {
@@ -342,20 +339,31 @@ func (h *Hub) announce(s *subscriber, active bool, which func(*topic.Matcher) bo
 	if len(evs) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.DispatchTimeout)
-	defer cancel()
-	if ba, ok := h.cfg.Transport.(transport.BatchAppender); ok {
-		if err := ba.AppendBatch(ctx, evs); err != nil {
-			h.log.Warn("subscription event: storing failed", "subscriber", s.id, "active", active, "error", err)
-		}
-		return
+	// State, not history: dispatched live and kept in memory, never
+	// stored in the transport (subscriptionlog.go).
+	delivered, keptBytes := h.reg.emitState(evs)
+	if delivered > 0 {
+		h.metrics.Delivered(delivered)
 	}
-	for _, ev := range evs {
-		if err := h.cfg.Transport.Append(ctx, ev); err != nil {
-			h.log.Warn("subscription event: storing failed", "subscriber", s.id, "active", active, "error", err)
-			return
-		}
+	h.metrics.SubscriptionEvents(len(evs), keptBytes)
+}
+
+// checkAnnounceable refuses a subscription whose selectors, announced in
+// subscription events, would exceed MaxAnnouncedBytes: each event carries
+// its selector twice (topic and document), and every open and close of the
+// stream emits them again.
+func (h *Hub) checkAnnounceable(matchers []*topic.Matcher) error {
+	if !h.cfg.Subscriptions {
+		return nil
 	}
+	n := 0
+	for _, m := range matchers {
+		n += len(m.Pattern())
+	}
+	if n > h.cfg.MaxAnnouncedBytes {
+		return badRequest("the topic selectors of this subscription exceed %d bytes in all, the most subscription events may describe", h.cfg.MaxAnnouncedBytes)
+	}
+	return nil
 }
 
 // ---------------------------------------------------------------------------

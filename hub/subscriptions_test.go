@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -422,6 +423,13 @@ func TestAPI2_EncodedSlashesAreNotRedirected(t *testing.T) {
 	}
 }
 
+// keptEvents returns the subscription events the hub keeps.
+func keptEvents(h *Hub) []*transport.Event {
+	h.reg.mu.Lock()
+	defer h.reg.mu.Unlock()
+	return h.reg.state.since(stateFrom{ok: true})
+}
+
 func TestLEG18_SubscriptionLifecycleEvents(t *testing.T) {
 	all := &auth.Grant{Modern: true, Subscribe: []*topic.Matcher{mustMatcher(t, topic.TypeExact, "*")}}
 	h, srv := newSubscriptionsHub(t, true, grantAuth{"Bearer all": all})
@@ -431,42 +439,43 @@ func TestLEG18_SubscriptionLifecycleEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Two creation events are stored once the headers are out: legacy
+	// Two creation events are emitted once the headers are out: legacy
 	// before registration, modern after.
-	if n := h.cfg.Transport.LastSeq(); n != 2 {
+	if n := len(keptEvents(h)); n != 2 {
 		t.Errorf("%d events after subscribing, want 2", n)
 	}
 	cancel()
 	resp.Body.Close()
-	// The end events are appended once the hub notices the disconnect.
+	// The end events are emitted once the hub notices the disconnect.
 	deadline := time.After(5 * time.Second)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for h.cfg.Transport.LastSeq() < 4 {
+	for len(keptEvents(h)) < 4 {
 		select {
 		case <-tick.C:
 		case <-deadline:
-			t.Fatalf("%d events, want 4: no end events", h.cfg.Transport.LastSeq())
+			t.Fatalf("%d events, want 4: no end events", len(keptEvents(h)))
 		}
 	}
 	var got []string
-	err = h.cfg.Transport.Replay(context.Background(), 0, 4, func(ev *transport.Event) error {
+	for _, ev := range keptEvents(h) {
 		var doc struct {
 			Type   string `json:"type"`
 			Active bool   `json:"active"`
 		}
 		if err := json.Unmarshal([]byte(ev.Data), &doc); err != nil {
-			return err
+			t.Fatal(err)
 		}
 		got = append(got, ev.Type+"/"+doc.Type+"/"+map[bool]string{true: "on", false: "off"}[doc.Active])
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	want := "/Subscription/on mercure/subscription/on /Subscription/off mercure/subscription/off"
 	if strings.Join(got, " ") != want {
 		t.Errorf("events %q, want %q", strings.Join(got, " "), want)
+	}
+	// State, not history (issue 10 finding 3): nothing reached the
+	// transport.
+	if n := h.cfg.Transport.LastSeq(); n != 0 {
+		t.Errorf("the transport holds %d events, want none", n)
 	}
 }
 
@@ -545,4 +554,45 @@ func FuzzEscapeSegment(f *testing.F) {
 			t.Fatalf("legacy %q -> %q, %v", s, back, err)
 		}
 	})
+}
+
+// TestStateLogKeepsTheLatestWithinBounds (issue 10 finding 3): the kept
+// subscription events are bounded in number and bytes, oldest dropped
+// first, and a cursor selects those after it.
+func TestStateLogKeepsTheLatestWithinBounds(t *testing.T) {
+	l := stateLog{maxEvents: 3, maxBytes: 1 << 20}
+	ev := func(id string, size int) *transport.Event {
+		return &transport.Event{ID: id, Topics: []string{"t"}, Frame: make([]byte, size)}
+	}
+	for i := range 5 {
+		l.push(ev(fmt.Sprint(i), 10), uint64(i))
+	}
+	ids := func(evs []*transport.Event) string {
+		var out []string
+		for _, e := range evs {
+			out = append(out, e.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := ids(l.since(stateFrom{ok: true})); got != "2,3,4" {
+		t.Fatalf("kept %q, want the latest three", got)
+	}
+	if _, _, ok := l.lookup("1"); ok {
+		t.Error("a dropped event is still found")
+	}
+	n, _, ok := l.lookup("3")
+	if !ok || ids(l.since(stateFrom{ok: true, afterN: n})) != "4" {
+		t.Errorf("after event 3: %q", ids(l.since(stateFrom{ok: true, afterN: n})))
+	}
+	if got := ids(l.since(stateFrom{ok: true, fromPos: 3})); got != "3,4" {
+		t.Errorf("emitted at or after update 3: %q", got)
+	}
+	if l.since(stateFrom{}) != nil {
+		t.Error("no cursor selects something")
+	}
+	// Bytes: one large event pushes out the others, but is kept itself.
+	l.push(ev("big", 2<<20), 9)
+	if got := ids(l.since(stateFrom{ok: true})); got != "big" || l.bytes != entrySize(l.entries[0].ev) {
+		t.Errorf("after a large event: kept %q, %d bytes", got, l.bytes)
+	}
 }

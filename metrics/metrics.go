@@ -26,7 +26,7 @@ const other = "other"
 var (
 	disconnectReasons = []string{hub.DisconnectClient, hub.DisconnectDeadline, hub.DisconnectOverflow, hub.DisconnectShutdown, hub.DisconnectError}
 	authReasons       = []string{hub.AuthFailureMissing, hub.AuthFailureInvalidRequest, hub.AuthFailureInvalidToken, hub.AuthFailureInsufficientScope, hub.AuthFailureInternal}
-	rejectReasons     = []string{hub.RejectMaxSubscribers, hub.RejectMaxSubscribersPerClient, hub.RejectBodyTooLarge, hub.RejectShuttingDown}
+	rejectReasons     = []string{hub.RejectMaxSubscribers, hub.RejectMaxSubscribersPerClient, hub.RejectBodyTooLarge, hub.RejectShuttingDown, hub.RejectBodyTimeout, hub.RejectSubscriptionCost, hub.RejectMatcherBudget}
 	transportOps      = []string{hub.OpAppend, hub.OpLookup, hub.OpReplay, hub.OpCheck}
 )
 
@@ -48,6 +48,9 @@ type Metrics struct {
 	authFailures    *prometheus.CounterVec
 	rejected        *prometheus.CounterVec
 	transportErrors *prometheus.CounterVec
+
+	subscriptionEvents     prometheus.Counter
+	subscriptionEventBytes prometheus.Gauge
 }
 
 var _ hub.Metrics = (*Metrics)(nil)
@@ -118,10 +121,19 @@ func New() *Metrics {
 		Help: "Failures of the history transport, by operation: append, lookup, replay, check.",
 	}, []string{"op"})
 
+	m.subscriptionEvents = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "subscription_events_total",
+		Help: "Subscription events emitted (--subscriptions): kept in memory, never stored in the history.",
+	})
+	m.subscriptionEventBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subscription_events_kept_bytes",
+		Help: "Bytes of the latest subscription events the hub keeps for listeners that resume.",
+	})
+
 	reg.MustRegister(
 		m.subscribers, m.subscriptions, m.connects, m.disconnects, m.published, m.delivered,
 		m.publishLatency, m.overflows, m.replays, m.unknownCursors, m.authFailures, m.rejected,
-		m.transportErrors,
+		m.transportErrors, m.subscriptionEvents, m.subscriptionEventBytes,
 	)
 	// Every known label value starts at 0, so that dashboards and alerts
 	// see the series before the first event (rate() needs two samples).
@@ -192,4 +204,9 @@ func (m *Metrics) Rejected(reason string) {
 
 func (m *Metrics) TransportError(op string) {
 	m.transportErrors.WithLabelValues(label(op, transportOps)).Inc()
+}
+
+func (m *Metrics) SubscriptionEvents(n int, keptBytes int) {
+	m.subscriptionEvents.Add(float64(n))
+	m.subscriptionEventBytes.Set(float64(keptBytes))
 }

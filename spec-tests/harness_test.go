@@ -101,6 +101,12 @@ type Options struct {
 
 	// Subscriptions turns on subscription events and the API.
 	Subscriptions bool
+	// BodyTimeout is hub.Config.BodyTimeout (zero: the default).
+	BodyTimeout time.Duration
+	// MaxSubscriptionCost and MaxMatcherCost are the hub.Config fields
+	// (zero: the default).
+	MaxSubscriptionCost int
+	MaxMatcherCost      int
 }
 
 // Harness is one hub served by an httptest server and a client that speaks
@@ -217,6 +223,10 @@ func newHarness(t *testing.T, proto string, opts Options) *Harness {
 		Metrics:                 opts.Metrics,
 
 		Subscriptions: opts.Subscriptions,
+		BodyTimeout:   opts.BodyTimeout,
+
+		MaxSubscriptionCost: opts.MaxSubscriptionCost,
+		MaxMatcherCost:      opts.MaxMatcherCost,
 	})
 	if err != nil {
 		az.Close()

@@ -57,7 +57,8 @@ func TestServeEnvFillsEveryFlag(t *testing.T) {
 		"cookie-name": "c1,c2", "dev": "1", "log-level": "debug", "log-format": "json",
 		"shutdown-drain": "2s", "max-subscribers": "100", "max-subscribers-per-client": "10",
 		"max-body": "64KiB", "queue-bytes": "2MiB", "admin-addr": "127.0.0.1:9090", "pprof": "true",
-		"ui": "true",
+		"ui":               "true",
+		"max-matcher-cost": "12345",
 	}
 	env := map[string]string{}
 	for _, o := range serveOptions {
@@ -103,6 +104,7 @@ func TestServeEnvFillsEveryFlag(t *testing.T) {
 		{"admin-addr", c.AdminAddr, "127.0.0.1:9090"},
 		{"pprof", c.PProf, true},
 		{"ui", c.UI, true},
+		{"max-matcher-cost", c.MaxMatcherCost, 12345},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {

@@ -294,6 +294,7 @@ func buildHub(cfg *serveConfig, k keys, hubURL string, logger *slog.Logger, m *m
 		WriteTimeout:            cfg.WriteTimeout,
 		MaxBodyBytes:            cfg.MaxBody,
 		QueueBytes:              cfg.QueueBytes,
+		MaxMatcherCost:          cfg.MaxMatcherCost,
 		MaxSubscribers:          cfg.MaxSubscribers,
 		MaxSubscribersPerClient: cfg.MaxSubscribersPerClient,
 		Logger:                  logger,

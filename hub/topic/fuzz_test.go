@@ -64,6 +64,18 @@ func FuzzCompileAndMatch(f *testing.F) {
 			}
 			return
 		}
+		// The hub charges Estimate before compiling and releases Cost after:
+		// the two must agree, and for templates the pre-compile figure must
+		// bound the program actually built (issue 10 finding 1).
+		if est := Estimate(typ, pattern, hubOpt); m.Cost() != est {
+			t.Fatalf("Cost() = %d, Estimate = %d for %s %q", m.Cost(), est, typ, pattern)
+		}
+		if m.kind == kindTemplate && m.cost.insts+matcherOverhead > m.Cost() {
+			t.Fatalf("template %q: Estimate %d below its program's %d instructions", pattern, m.Cost(), m.cost.insts)
+		}
+		if (typ == TypeExact || m.IsWildcard()) && m.Cost() != 0 {
+			t.Fatalf("%s %q compares by equality but costs %d", typ, pattern, m.Cost())
+		}
 		got := m.Match(topic)
 		_ = m.MatchAny([]string{topic, pattern})
 		if m.Type() != typ || m.Pattern() != pattern {

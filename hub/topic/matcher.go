@@ -74,6 +74,9 @@ type Matcher struct {
 	up       *urlpattern.URLPattern
 	base     *whatwg.Url
 	baseHref string // serialized base, part of the cache keys
+
+	// charge is Estimate(typ, pattern): what the hub charges for m.
+	charge int
 }
 
 // Compile builds a matcher. typ is TypeExact, TypeURLPattern or TypeLegacy;
@@ -139,6 +142,9 @@ func Compile(typ, pattern string, opt Options) (*Matcher, error) {
 		return nil, c.err
 	}
 	m.kind, m.re, m.up, m.cost = c.kind, c.re, c.up, c.cost
+	// What the hub charged before compiling, even for a selector that
+	// turned out not to be a template (LEG-2): charge and release agree.
+	m.charge = Estimate(typ, pattern, opt)
 	return m, nil
 }
 

@@ -27,8 +27,9 @@ const maxCheckBody = 3*auth.MaxInspectBytes + 1024
 // in a request (auth.Authorizer does).
 type Checker interface {
 	Check(ctx context.Context, token string, role auth.Role, resourceID string) (*auth.Grant, *auth.Error)
-	// ResourceID is the aud draft-08 tokens must contain for this request.
-	ResourceID(r *http.Request) string
+	// ResourceID is the aud draft-08 tokens must contain: configured, never
+	// taken from the request (issue 10 finding 5).
+	ResourceID() string
 }
 
 // KeyInfo describes what verifies one role's tokens without revealing it.
@@ -137,7 +138,7 @@ func (tc *tokenCheck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "token too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	res := checkResult{Keys: tc.keys, ResourceID: tc.checker.ResourceID(r), Roles: []roleResult{}}
+	res := checkResult{Keys: tc.keys, ResourceID: tc.checker.ResourceID(), Roles: []roleResult{}}
 	if res.Keys == nil {
 		res.Keys = []KeyInfo{}
 	}

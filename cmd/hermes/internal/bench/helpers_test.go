@@ -29,7 +29,7 @@ func hermesHub(t *testing.T) string {
 	topts := topic.Options{Base: url}
 	az, err := auth.New(auth.Config{
 		PublisherKey: []byte(testKey), SubscriberKey: []byte(testKey),
-		Issuer: testIssuer, TopicOptions: topts,
+		Issuer: testIssuer, ResourceID: url, TopicOptions: topts,
 	})
 	if err != nil {
 		t.Fatal(err)
