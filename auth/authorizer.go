@@ -39,6 +39,8 @@ type Authorizer struct {
 	jwksAlgs []string      // nil without a JWKS
 	jwks     *jwksSource
 	parsers  [2]*jwt.Parser // by Role
+
+	grants *clockCache[grantKey, cachedGrant] // grantcache.go
 }
 
 // Validate checks cfg without starting anything (no JWKS fetch).
@@ -81,6 +83,7 @@ func (cfg Config) compile() (*Authorizer, error) {
 		topicOpt:   cfg.TopicOptions,
 		now:        cfg.Now,
 		log:        cfg.Logger,
+		grants:     newClockCache[grantKey, cachedGrant](grantCacheBytes),
 	}
 	if a.hubPath == "" {
 		a.hubPath = defaultHubPath
@@ -243,6 +246,9 @@ func (a *Authorizer) verify(ctx context.Context, role Role, raw, resourceID stri
 	if a.keys[role] == nil && a.jwks == nil {
 		return nil, invalidToken(RuleNoKey, "no key configured for %s tokens", role)
 	}
+	if g := a.cachedGrantFor(role, raw, resourceID); g != nil {
+		return g, nil
+	}
 	holder := &tokenClaims{}
 	var used *KeyRef
 	tok, err := a.parsers[role].ParseWithClaims(raw, holder, func(t *jwt.Token) (any, error) {
@@ -280,6 +286,7 @@ func (a *Authorizer) verify(ctx context.Context, role Role, raw, resourceID stri
 	}
 	if used != nil {
 		g.Key = *used
+		a.rememberGrant(role, raw, resourceID, g, claims)
 	}
 	return g, nil
 }
