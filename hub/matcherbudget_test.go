@@ -81,7 +81,7 @@ func TestDispatchEvaluatesASharedPatternOncePerEvent(t *testing.T) {
 			t.Fatalf("event %d delivered to %d subscribers, want 50", seq, n)
 		}
 	}
-	if got := entries[0].evals; got != 3 {
+	if got := r.routes.Evaluations(); got != 3 {
 		t.Fatalf("3 events, 50 subscribers of one pattern: %d evaluations, want 3", got)
 	}
 }
