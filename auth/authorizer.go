@@ -40,7 +40,8 @@ type Authorizer struct {
 	jwks     *jwksSource
 	parsers  [2]*jwt.Parser // by Role
 
-	grants *clockCache[grantKey, cachedGrant] // grantcache.go
+	grants  *clockCache[grantKey, cachedGrant] // grantcache.go
+	details *clockCache[string, []detail]      // grantcache.go
 }
 
 // Validate checks cfg without starting anything (no JWKS fetch).
@@ -84,6 +85,7 @@ func (cfg Config) compile() (*Authorizer, error) {
 		now:        cfg.Now,
 		log:        cfg.Logger,
 		grants:     newClockCache[grantKey, cachedGrant](grantCacheBytes),
+		details:    newClockCache[string, []detail](detailsCacheBytes),
 	}
 	if a.hubPath == "" {
 		a.hubPath = defaultHubPath
@@ -463,7 +465,7 @@ func (a *Authorizer) verifyModern(rawTyp any, c rawClaims, resourceID string) (*
 	var details []detail
 	if raw, ok := c[claimDetails]; ok {
 		var derr error
-		if details, derr = parseAuthorizationDetails(raw, a.topicOpt); derr != nil {
+		if details, derr = a.parseDetails(raw); derr != nil {
 			return nil, invalidToken(RuleClaims, "%v", derr)
 		}
 	}

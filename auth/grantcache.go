@@ -74,6 +74,26 @@ func (a *Authorizer) GrantCacheStats() (hits, misses uint64, entries int) {
 	return a.grants.stats()
 }
 
+// Parsed authorization details. A token re-issued to the same user (new
+// jti, iat, exp) carries the same authorization_details, byte for byte,
+// and parsing them is most of what verifying a large token costs (nested
+// JSON decoding of up to 100 details; their patterns are interned, so
+// compiling is a lookup): the parsed details are cached by the claim's
+// bytes. They are immutable once parsed; only successful parses are kept.
+const detailsCacheBytes = 8 << 20
+
+func (a *Authorizer) parseDetails(raw []byte) ([]detail, error) {
+	if d, ok := a.details.get(string(raw)); ok {
+		return d, nil
+	}
+	d, err := parseAuthorizationDetails(raw, a.topicOpt)
+	if err != nil {
+		return nil, err
+	}
+	a.details.put(string(raw), d, len(raw)+grantEntryOverhead+64*len(d))
+	return d, nil
+}
+
 // Decisions per (grant, topic). The hub asks a grant about the same
 // topics over and over: every subscriber of a user replays the same
 // history, the subscription API checks the same resource, publishers send

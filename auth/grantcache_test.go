@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -132,4 +133,105 @@ func TestGrantIndexAnswersLikeEveryPattern(t *testing.T) {
 	if !g.CanSubscribe([]string{"https://nope.test/", "https://example.com/u/4/r/1/y"}) {
 		t.Error("an alternate topic covered by the grant is not enough (AZ-3)")
 	}
+}
+
+// BenchmarkVerify100Patterns (issue 9): the CPU a connect spends on a
+// draft-08 token of 100 URL patterns. "same-token": bytes verified
+// before (the grant cache). "known-patterns": a new token whose patterns
+// other tokens carry (signature, claims and details checked; patterns
+// interned). "new-patterns": patterns never seen, compiled (what every
+// connect cost before, the compiled-pattern cache being far smaller than
+// the patterns of 50 users).
+func BenchmarkVerify100Patterns(b *testing.B) {
+	a := newAuth(b)
+	ctx := b.Context()
+	check := func(tok string) {
+		if _, err := a.verify(ctx, Subscriber, tok, testHub); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("same-token", func(b *testing.B) {
+		tok := modernToken(b, subSecret, modernClaims(hundredPatterns(1000)))
+		check(tok)
+		for b.Loop() {
+			check(tok)
+		}
+	})
+	b.Run("known-patterns", func(b *testing.B) {
+		keep := mustGrantFor(b, a, modernToken(b, subSecret, modernClaims(hundredPatterns(1001))))
+		toks := make([]string, 256)
+		for i := range toks {
+			c := modernClaims(hundredPatterns(1001))
+			c["jti"] = fmt.Sprint("urn:uuid:", i)
+			toks[i] = modernToken(b, subSecret, c)
+		}
+		i := 0
+		for b.Loop() {
+			// Each token once: a grant cache hit would not measure this.
+			a.grants.remove(grantKey{Subscriber, testHub, toks[i%len(toks)]})
+			check(toks[i%len(toks)])
+			i++
+		}
+		_ = keep
+	})
+	b.Run("known-patterns-other-details", func(b *testing.B) {
+		keep := mustGrantFor(b, a, modernToken(b, subSecret, modernClaims(hundredPatterns(1002))))
+		toks := make([]string, 256)
+		for i := range toks {
+			d := hundredPatterns(1002)
+			ts := d["topics"].([]any)
+			// The same patterns in another order: other detail bytes.
+			ts[0], ts[1+i%99] = ts[1+i%99], ts[0]
+			c := modernClaims(d)
+			c["jti"] = fmt.Sprint("urn:uuid:", i)
+			toks[i] = modernToken(b, subSecret, c)
+		}
+		i := 0
+		for b.Loop() {
+			tok := toks[i%len(toks)]
+			a.grants.remove(grantKey{Subscriber, testHub, tok})
+			if i < len(toks) {
+				// First use of these detail bytes.
+			} else {
+				a.details.remove(detailsKeyOf(b, tok))
+			}
+			check(tok)
+			i++
+		}
+		_ = keep
+	})
+	b.Run("new-patterns", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			b.StopTimer()
+			tok := modernToken(b, subSecret, modernClaims(hundredPatterns(2000+i)))
+			i++
+			b.StartTimer()
+			check(tok)
+		}
+	})
+}
+
+func mustGrantFor(tb testing.TB, a *Authorizer, tok string) *Grant {
+	tb.Helper()
+	g, err := a.verify(tb.Context(), Subscriber, tok, testHub)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
+
+// detailsKeyOf is the details cache key of tok.
+func detailsKeyOf(tb testing.TB, tok string) string {
+	tb.Helper()
+	parts := strings.Split(tok, ".")
+	raw, err := b64dec(parts[1])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var c map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &c); err != nil {
+		tb.Fatal(err)
+	}
+	return string(c[claimDetails])
 }
