@@ -105,3 +105,30 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// bodyBudget bounds the bytes of request bodies being read at once, hub-wide
+// (Config.BodyBytesInFlight): the deadline bounds how long one body may
+// take, this how much memory slow bodies may hold together. Each body is
+// charged what it may grow to (its Content-Length, or MaxBodyBytes when
+// unknown) before its first byte is read.
+type bodyBudget struct {
+	mu   sync.Mutex
+	used int64
+	max  int64 // negative: unlimited
+}
+
+func (b *bodyBudget) acquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.max >= 0 && b.used+n > b.max && b.used > 0 {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *bodyBudget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+}

@@ -84,6 +84,11 @@ type Config struct {
 
 	// MaxBodyBytes bounds publish and QUERY bodies (413). Zero means 1 MiB.
 	MaxBodyBytes int64
+	// BodyBytesInFlight bounds the request bodies (publish, QUERY) being
+	// read at once, each counted at its Content-Length (MaxBodyBytes when
+	// unknown); past it a request gets 503 with Retry-After before its body
+	// is read. Zero means 64 MiB; negative: unlimited.
+	BodyBytesInFlight int64
 	// MaxTopics bounds the topic fields of one publish (413). Zero: 1000.
 	MaxTopics int
 	// MaxFieldBytes bounds each topic, id and type field of a publish (413).
@@ -97,16 +102,17 @@ type Config struct {
 	MaxLegacyTopics int
 	// MaxPatternBytes bounds each matcher value (400). Zero means 4096.
 	MaxPatternBytes int
-	// MaxSubscriptionCost bounds the summed cost (topic.Estimate units,
-	// about 15 bytes of compiled program each) of one subscription's
-	// template and URL pattern matchers (400). Zero means 100,000: a hundred
-	// ordinary URL patterns, or four near the per-pattern limit. Negative:
-	// unlimited.
+	// MaxSubscriptionCost bounds the summed cost (topic.Estimate units: at
+	// most ~15 bytes of compiled program and ~10 ns per evaluation each) of
+	// one subscription's template and URL pattern matchers (400). Zero
+	// means 100,000: a hundred ordinary URL patterns, or eleven of twenty
+	// "*" wildcards. Negative: unlimited.
 	MaxSubscriptionCost int
 	// MaxMatcherCost bounds the summed cost of the distinct template and
 	// URL pattern matchers of all open streams; past it a subscription
-	// gets 503 with Retry-After. Zero means 4,000,000 (about 60 MB of
-	// compiled programs at worst). Negative: unlimited.
+	// gets 503 with Retry-After. Zero means 4,000,000: at most about 60 MB
+	// of compiled programs and 40 ms of evaluations per update. Negative:
+	// unlimited.
 	MaxMatcherCost int
 	// QueueBytes bounds what may wait in one subscriber's queue; a
 	// subscriber past it is disconnected and resumes from history. Zero
@@ -141,6 +147,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DispatchTimeout == 0 {
 		c.DispatchTimeout = 5 * time.Second
+	}
+	if c.BodyBytesInFlight == 0 {
+		c.BodyBytesInFlight = 64 << 20
 	}
 	if c.BodyTimeout == 0 {
 		c.BodyTimeout = 10 * time.Second

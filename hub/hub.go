@@ -26,6 +26,7 @@ type Hub struct {
 	handler http.Handler
 	reg     *registry
 	pool    *matcherPool // costly matchers of open streams (matcherbudget.go)
+	bodies  *bodyBudget  // request bodies being read (bodydeadline.go)
 
 	// ctx ends every stream when the hub closes.
 	ctx    context.Context
@@ -57,6 +58,7 @@ func New(cfg Config) (*Hub, error) {
 		log:        cfg.Logger,
 		reg:        newRegistry(cfg.Transport.LastSeq()),
 		pool:       newMatcherPool(cfg.MaxMatcherCost),
+		bodies:     &bodyBudget{max: cfg.BodyBytesInFlight},
 		dispatched: make(chan struct{}),
 	}
 	h.reg.state.maxEvents, h.reg.state.maxBytes = cfg.SubscriptionEventsKept, cfg.SubscriptionEventsBytes

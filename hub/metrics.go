@@ -71,6 +71,7 @@ const (
 	RejectMaxSubscribersPerClient = "max_subscribers_per_client"
 	RejectBodyTooLarge            = "body_too_large"
 	RejectBodyTimeout             = "body_timeout"      // the body did not arrive within BodyTimeout
+	RejectBodyBudget              = "body_budget"       // BodyBytesInFlight used up by bodies still arriving (503)
 	RejectSubscriptionCost        = "subscription_cost" // one subscription's matchers over MaxSubscriptionCost (400)
 	RejectMatcherBudget           = "matcher_budget"    // the hub-wide MaxMatcherCost is used up (503)
 	RejectShuttingDown            = "shutting_down"

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -72,7 +73,20 @@ func (h *Hub) readForm(w http.ResponseWriter, r *http.Request, required bool) ([
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, badRequest("the body must be application/x-www-form-urlencoded")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	// Charged before the first byte is read, at what the body may grow to.
+	charge := h.cfg.MaxBodyBytes
+	if r.ContentLength >= 0 && r.ContentLength < charge {
+		charge = r.ContentLength
+	}
+	if !h.bodies.acquire(charge) {
+		h.metrics.Rejected(RejectBodyBudget)
+		w.Header().Set("Retry-After", retryAfter())
+		return nil, &requestError{http.StatusServiceUnavailable, "too many request bodies are arriving at once; retry later"}
+	}
+	defer h.bodies.release(charge)
+	buf := bytes.NewBuffer(make([]byte, 0, min(charge, 64<<10)+1))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	body := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

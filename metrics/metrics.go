@@ -26,7 +26,7 @@ const other = "other"
 var (
 	disconnectReasons = []string{hub.DisconnectClient, hub.DisconnectDeadline, hub.DisconnectOverflow, hub.DisconnectShutdown, hub.DisconnectError}
 	authReasons       = []string{hub.AuthFailureMissing, hub.AuthFailureInvalidRequest, hub.AuthFailureInvalidToken, hub.AuthFailureInsufficientScope, hub.AuthFailureInternal}
-	rejectReasons     = []string{hub.RejectMaxSubscribers, hub.RejectMaxSubscribersPerClient, hub.RejectBodyTooLarge, hub.RejectShuttingDown, hub.RejectBodyTimeout, hub.RejectSubscriptionCost, hub.RejectMatcherBudget}
+	rejectReasons     = []string{hub.RejectMaxSubscribers, hub.RejectMaxSubscribersPerClient, hub.RejectBodyTooLarge, hub.RejectShuttingDown, hub.RejectBodyTimeout, hub.RejectSubscriptionCost, hub.RejectMatcherBudget, hub.RejectBodyBudget}
 	transportOps      = []string{hub.OpAppend, hub.OpLookup, hub.OpReplay, hub.OpCheck}
 )
 

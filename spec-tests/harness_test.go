@@ -101,8 +101,10 @@ type Options struct {
 
 	// Subscriptions turns on subscription events and the API.
 	Subscriptions bool
-	// BodyTimeout is hub.Config.BodyTimeout (zero: the default).
-	BodyTimeout time.Duration
+	// BodyTimeout and BodyBytesInFlight are the hub.Config fields (zero:
+	// the default).
+	BodyTimeout       time.Duration
+	BodyBytesInFlight int64
 	// MaxSubscriptionCost and MaxMatcherCost are the hub.Config fields
 	// (zero: the default).
 	MaxSubscriptionCost int
@@ -222,8 +224,9 @@ func newHarness(t *testing.T, proto string, opts Options) *Harness {
 		QueueBytes:              opts.QueueBytes,
 		Metrics:                 opts.Metrics,
 
-		Subscriptions: opts.Subscriptions,
-		BodyTimeout:   opts.BodyTimeout,
+		Subscriptions:     opts.Subscriptions,
+		BodyTimeout:       opts.BodyTimeout,
+		BodyBytesInFlight: opts.BodyBytesInFlight,
 
 		MaxSubscriptionCost: opts.MaxSubscriptionCost,
 		MaxMatcherCost:      opts.MaxMatcherCost,

@@ -211,18 +211,18 @@ func TestHostile_QueryRefusedBeforeItsBody_Finding4(t *testing.T) {
 	wantAnswered(t, slowRequest(t, full, head), http.StatusTooManyRequests, "QUERY past --max-subscribers")
 }
 
-// nearLimitPattern is a URL pattern just under the per-pattern complexity
-// limit (MAT-9): 31 counted repetitions, about 19,300 estimated
-// instructions and 290 KB once compiled, made distinct by n so that no two
-// share a compilation.
-func nearLimitPattern(n int) string {
-	return "https://example.com/" + strings.Repeat("([a-z]{0,100})", 31) + "/" + fmt.Sprint(n)
+// heavyPattern is a URL pattern well under the per-pattern limits (MAT-9)
+// but expensive to evaluate: twenty wildcards, each a capture group the
+// engine tracks, about 90 us per evaluation against a 100-byte topic; n
+// makes it distinct, so that no two share a compilation.
+func heavyPattern(n int) string {
+	return "https://example.com/" + strings.Repeat("*a", 20) + "/" + fmt.Sprint(n)
 }
 
 // TestHostile_MatcherCost_Finding1: anonymous subscribers cannot make the
-// hub compile and evaluate near-limit URL patterns without bound.
-//   - A subscription of 100 near-limit patterns is refused whole, with 400,
-//     and nothing of it is compiled.
+// hub compile and evaluate expensive URL patterns without bound.
+//   - A subscription of 100 such patterns is refused whole, with 400, and
+//     nothing of it is compiled.
 //   - Many connections of a few such patterns each are accepted until the
 //     hub-wide budget is used up, then refused with 503 and Retry-After;
 //     the budget in use never passes its limit.
@@ -230,27 +230,27 @@ func nearLimitPattern(n int) string {
 //     given back when the streams end.
 func TestHostile_MatcherCost_Finding1(t *testing.T) {
 	t.Parallel()
-	const limit = 1_000_000 // about 50 near-limit patterns
+	const limit = 1_000_000 // about 115 such patterns
 	h := newHarness(t, "h1", Options{Anonymous: true, MaxMatcherCost: limit})
 
 	var kv []string
 	for i := range 100 {
-		kv = append(kv, "match_urlpattern", nearLimitPattern(i))
+		kv = append(kv, "match_urlpattern", heavyPattern(i))
 	}
 	res := h.call(t, Req{Query: q(kv...)})
-	wantStatus(t, res, http.StatusBadRequest, "100 near-limit URL patterns in one subscription")
+	wantStatus(t, res, http.StatusBadRequest, "100 expensive URL patterns in one subscription")
 	if used, _ := h.Hub.MatcherCost(); used != 0 {
 		t.Errorf("a refused subscription holds %d cost units", used)
 	}
 
 	// The attack of the issue, scaled to the test's budget: 100
-	// connections of 4 distinct near-limit patterns each.
+	// connections of 10 distinct expensive patterns each.
 	accepted, refused := 0, 0
 	var streams []*Stream
 	for c := range 100 {
 		var kv []string
-		for i := range 4 {
-			kv = append(kv, "match_urlpattern", nearLimitPattern(4*c+i))
+		for i := range 10 {
+			kv = append(kv, "match_urlpattern", heavyPattern(10*c+i))
 		}
 		s := h.open(t, Req{Query: q(kv...)})
 		switch s.Resp.StatusCode {
@@ -293,9 +293,9 @@ func TestHostile_MatcherCost_Finding1(t *testing.T) {
 
 	// One pattern shared by 20 streams is compiled and charged once.
 	for range 20 {
-		h.sub(t, q("match_urlpattern", nearLimitPattern(0)))
+		h.sub(t, q("match_urlpattern", heavyPattern(0)))
 	}
-	one := topic.Estimate(topic.TypeURLPattern, nearLimitPattern(0), topic.Options{Base: h.URL})
+	one := topic.Estimate(topic.TypeURLPattern, heavyPattern(0), topic.Options{Base: h.URL})
 	if used, _ := h.Hub.MatcherCost(); used != one {
 		t.Errorf("20 streams of one pattern hold %d cost units, want one pattern's cost %d", used, one)
 	}
@@ -376,5 +376,28 @@ func TestHostile_SubscriptionEventsAreState_Finding3(t *testing.T) {
 	}
 	if !found {
 		t.Error("the subscription made after the cursor was not replayed")
+	}
+}
+
+// TestHostile_SlowBodiesBoundedInMemory_Finding4: the bodies being read at
+// once are bounded in bytes hub-wide, each charged its Content-Length
+// before its first byte is read: with room for one 100 KB body, a second
+// slow publish (valid token) is refused at once with 503 and Retry-After,
+// instead of holding its part of the body (200 such bodies held 240 MB).
+func TestHostile_SlowBodiesBoundedInMemory_Finding4(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "h1", Options{BodyBytesInFlight: 150_000})
+	head := "POST " + hub.Path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + h.pubAll + "\r\n" +
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\ntopic=x&data="
+	first, second := slowRequest(t, h, head), slowRequest(t, h, head)
+	var got string
+	select {
+	case got = <-first:
+	case got = <-second:
+	case <-time.After(arrive):
+		t.Fatal("two slow 100 KB bodies with room for one: both still held")
+	}
+	if !strings.HasPrefix(got, "HTTP/1.1 503 ") || !strings.Contains(got, "Retry-After: ") {
+		t.Errorf("the body past the budget: answered %q, want 503 with Retry-After", firstLine(got))
 	}
 }

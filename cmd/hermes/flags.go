@@ -72,7 +72,7 @@ var serveOptions = []option{
 	{name: "max-subscribers-per-client", arg: "N", def: "0", usage: "most open streams per client address (IPv6: per /64; behind a proxy, the proxy's) (0: unlimited)"},
 	{name: "max-body", arg: "BYTES", def: "1MiB", usage: "largest publish (and QUERY) body; larger get 413 (N, NKiB, NMiB)"},
 	{name: "queue-bytes", arg: "BYTES", def: "1MiB", usage: "most bytes waiting for one subscriber; a slower subscriber is disconnected (N, NKiB, NMiB)"},
-	{name: "max-matcher-cost", arg: "N", def: "4000000", usage: "most estimated program instructions of the distinct URI template and URL pattern matchers of all streams (~15 bytes each); past it 503"},
+	{name: "max-matcher-cost", arg: "N", def: "4000000", usage: "most cost units (~15 bytes of compiled program, ~10 ns per evaluation) of the distinct URI template and URL pattern matchers of all streams; past it 503"},
 	{name: "admin-addr", arg: "HOST:PORT", usage: "address of the admin listener serving /metrics, /healthz and /readyz (empty: none)"},
 	{name: "pprof", isBool: true, def: "false", usage: "serve /debug/pprof/ on the admin listener"},
 	{name: "cookie-name", arg: "LIST", def: auth.LegacyCookieName + "," + auth.ModernCookieName, usage: "comma-separated cookies read for a token when no Authorization header is sent"},
@@ -318,7 +318,7 @@ func convertServe(raw map[string]rawValue, onCommandLine map[string]bool, env lo
 		*n.dst = v
 	}
 	if v, err := strconv.Atoi(raw["max-matcher-cost"].value); err != nil || v < 1 {
-		fail("max-matcher-cost", "invalid number %q (want a positive number of instructions)", raw["max-matcher-cost"].value)
+		fail("max-matcher-cost", "invalid number %q (want a positive number of cost units)", raw["max-matcher-cost"].value)
 	} else {
 		c.MaxMatcherCost = v
 	}
