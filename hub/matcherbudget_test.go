@@ -68,10 +68,8 @@ func TestMatcherPoolChargesDistinctPatternsOnce(t *testing.T) {
 func TestDispatchEvaluatesASharedPatternOncePerEvent(t *testing.T) {
 	p := newMatcherPool(-1)
 	r := newRegistry(0)
-	var entries []*poolEntry
 	for range 50 {
 		e := acquireOrFail(t, p, "https://example.com/books/:id")
-		entries = append(entries, e)
 		s := newSubscriber([]*topic.Matcher{e.m}, nil, 1<<20)
 		s.pooled = []*poolEntry{e}
 		r.add(s, 0)
