@@ -39,6 +39,9 @@ type Authorizer struct {
 	jwksAlgs []string      // nil without a JWKS
 	jwks     *jwksSource
 	parsers  [2]*jwt.Parser // by Role
+
+	grants  *clockCache[grantKey, cachedGrant] // grantcache.go
+	details *clockCache[string, []detail]      // grantcache.go
 }
 
 // Validate checks cfg without starting anything (no JWKS fetch).
@@ -81,6 +84,8 @@ func (cfg Config) compile() (*Authorizer, error) {
 		topicOpt:   cfg.TopicOptions,
 		now:        cfg.Now,
 		log:        cfg.Logger,
+		grants:     newClockCache[grantKey, cachedGrant](grantCacheBytes),
+		details:    newClockCache[string, []detail](detailsCacheBytes),
 	}
 	if a.hubPath == "" {
 		a.hubPath = defaultHubPath
@@ -243,6 +248,9 @@ func (a *Authorizer) verify(ctx context.Context, role Role, raw, resourceID stri
 	if a.keys[role] == nil && a.jwks == nil {
 		return nil, invalidToken(RuleNoKey, "no key configured for %s tokens", role)
 	}
+	if g := a.cachedGrantFor(role, raw, resourceID); g != nil {
+		return g, nil
+	}
 	holder := &tokenClaims{}
 	var used *KeyRef
 	tok, err := a.parsers[role].ParseWithClaims(raw, holder, func(t *jwt.Token) (any, error) {
@@ -280,6 +288,7 @@ func (a *Authorizer) verify(ctx context.Context, role Role, raw, resourceID stri
 	}
 	if used != nil {
 		g.Key = *used
+		a.rememberGrant(role, raw, resourceID, g, claims)
 	}
 	return g, nil
 }
@@ -456,7 +465,7 @@ func (a *Authorizer) verifyModern(rawTyp any, c rawClaims, resourceID string) (*
 	var details []detail
 	if raw, ok := c[claimDetails]; ok {
 		var derr error
-		if details, derr = parseAuthorizationDetails(raw, a.topicOpt); derr != nil {
+		if details, derr = a.parseDetails(raw); derr != nil {
 			return nil, invalidToken(RuleClaims, "%v", derr)
 		}
 	}

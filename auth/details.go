@@ -132,8 +132,30 @@ func parseDetail(obj map[string]json.RawMessage, opt topic.Options, budget int) 
 	return d, len(topics), nil
 }
 
+// topicMatcherKey is the exact bytes of one topic matcher object of a
+// token and the hub URL it was compiled against.
+type topicMatcherKey struct{ base, raw string }
+
+// topicMatchers caches parsed topic matcher objects by their bytes: tokens
+// of one application spell their matchers identically, and decoding the
+// object is what a matcher costs once its pattern is interned. Bounded in
+// bytes; only successful parses are kept.
+var topicMatchers = newClockCache[topicMatcherKey, *topic.Matcher](4 << 20)
+
 // parseTopicMatcher parses one {match, match_type} object (TML-1..2).
 func parseTopicMatcher(raw json.RawMessage, opt topic.Options) (*topic.Matcher, error) {
+	k := topicMatcherKey{opt.Base, string(raw)}
+	if m, ok := topicMatchers.get(k); ok {
+		return m, nil
+	}
+	m, err := decodeTopicMatcher(raw, opt)
+	if err == nil {
+		topicMatchers.put(k, m, len(raw)+len(opt.Base)+128)
+	}
+	return m, err
+}
+
+func decodeTopicMatcher(raw json.RawMessage, opt topic.Options) (*topic.Matcher, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		return nil, fmt.Errorf(`%s is not an object (want {"match": "...", "match_type": "exact"})`, ShowJSON(raw))

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/hermes-hub/hermes/hub/topic"
@@ -29,6 +30,17 @@ type Grant struct {
 	// subscribeDetails are the modern subscribe details in token order, for
 	// the payload selection of PAY-1.
 	subscribeDetails []detail
+
+	// The matchers indexed by their literal start (topic.Set), built on
+	// first use: a grant of 100 patterns evaluates the one or two whose
+	// start fits a topic. Publish and Subscribe must not change after that.
+	sets   sync.Once
+	pubSet *topic.Set
+	subSet *topic.Set
+}
+
+func (g *Grant) buildSets() {
+	g.pubSet, g.subSet = topic.NewSet(g.Publish), topic.NewSet(g.Subscribe)
 }
 
 // CanPublish reports whether the grant allows publishing to topic (AZ-1:
@@ -37,12 +49,8 @@ func (g *Grant) CanPublish(topic string) bool {
 	if g == nil {
 		return false
 	}
-	for _, m := range g.Publish {
-		if m.Match(topic) {
-			return true
-		}
-	}
-	return false
+	g.sets.Do(g.buildSets)
+	return g.decide(g.pubSet, len(g.Publish), false, topic)
 }
 
 // CanSubscribe reports whether some subscribe matcher matches some topic of
@@ -52,8 +60,9 @@ func (g *Grant) CanSubscribe(topics []string) bool {
 	if g == nil {
 		return false
 	}
-	for _, m := range g.Subscribe {
-		if m.MatchAny(topics) {
+	g.sets.Do(g.buildSets)
+	for _, t := range topics {
+		if g.decide(g.subSet, len(g.Subscribe), true, t) {
 			return true
 		}
 	}

@@ -73,8 +73,8 @@ func TestRegistryRemoveAndMinSeq(t *testing.T) {
 	if n := r.size(); n != 0 {
 		t.Fatalf("size after remove = %d", n)
 	}
-	if len(r.exact) != 0 || len(r.scan) != 0 || len(r.scanPos) != 0 {
-		t.Fatalf("index not empty after remove: %d exact, %d scanned", len(r.exact), len(r.scan))
+	if len(r.exact) != 0 || r.routes.Len() != 0 || r.grants.Len() != 0 || len(r.groups) != 0 {
+		t.Fatalf("index not empty after remove: %d exact, %d routes, %d grant patterns, %d grants", len(r.exact), r.routes.Len(), r.grants.Len(), len(r.groups))
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/hermes-hub/hermes/hub/topic"
-	"github.com/hermes-hub/hermes/transport"
 )
 
 // Matcher cost (issue 10 finding 1).
@@ -31,7 +30,8 @@ import (
 //     retry a 503 on another node.
 //
 // The dispatcher evaluates each distinct pattern once per update, whatever
-// the number of subscribers sharing it (poolEntry.memo), so the time it
+// the number of subscribers sharing it (one slot per pattern in the
+// registry's topic.Index), so the time it
 // spends per update on patterns is bounded by MaxMatcherCost as well, and
 // an expensive subscriber costs others no more than its share of that
 // budget.
@@ -53,12 +53,6 @@ type poolEntry struct {
 	m    *topic.Matcher
 	cost int
 	refs int // under matcherPool.mu
-
-	// The dispatcher's result for the last event (registry.gen) it
-	// evaluated m on, read and written under registry.mu only.
-	memoGen uint64
-	memo    bool
-	evals   uint64 // evaluations by the dispatcher (tests)
 }
 
 func newMatcherPool(max int) *matcherPool {
@@ -133,33 +127,3 @@ func (p *matcherPool) usage() (used, limit int) {
 // MatcherCost reports the hub-wide matcher budget in use and its limit
 // (topic.Estimate units; a negative limit means unlimited).
 func (h *Hub) MatcherCost() (used, limit int) { return h.pool.usage() }
-
-// matchLive is what the dispatcher asks of a subscriber's matcher i: the
-// shared entry's answer for this event when another subscriber already
-// asked, else an evaluation. Called under registry.mu.
-func (s *subscriber) matchLive(i int, gen uint64, topics []string) bool {
-	if i < len(s.pooled) {
-		if e := s.pooled[i]; e != nil {
-			if e.memoGen != gen {
-				e.memoGen, e.memo = gen, e.m.MatchAny(topics)
-				e.evals++
-			}
-			return e.memo
-		}
-	}
-	return s.matchers[i].MatchAny(topics)
-}
-
-// wantsLive is wants for the dispatcher, with the shared evaluations of
-// matchLive. Called under registry.mu.
-func (s *subscriber) wantsLive(ev *transport.Event, gen uint64) bool {
-	if ev.Private && !s.grant.CanSubscribe(ev.Topics) {
-		return false
-	}
-	for i := range s.matchers {
-		if s.matchLive(i, gen, ev.Topics) {
-			return true
-		}
-	}
-	return false
-}

@@ -3,13 +3,28 @@ package hub
 import (
 	"sync"
 
+	"github.com/hermes-hub/hermes/auth"
+	"github.com/hermes-hub/hermes/hub/topic"
 	"github.com/hermes-hub/hermes/transport"
 )
 
-// registry indexes the connected subscribers by what they match and
-// dispatches events to them. Exact topics (the common case) are found by a
-// map lookup; only subscribers with template, URL pattern or wildcard
-// matchers are scanned.
+// registry indexes the connected subscribers by what they match and by
+// what their grants let them receive, and dispatches events to them.
+//
+// Routing: exact topics (the common case) are found by a map lookup; every
+// other matcher (URI templates, URL patterns, the wildcard) is filed in a
+// topic.Index by its literal start, one slot per distinct pattern however
+// many streams use it (patterns are interned), so an update evaluates the
+// few patterns whose start fits its topics, each once.
+//
+// Authorization is routing too (issue 9, design.md "Private fan-out"): the
+// subscribe matchers of the connected grants are filed in a second index,
+// one slot per distinct pattern whose members are the grants carrying it
+// (byte-identical tokens share one Grant, auth/grantcache.go). A private
+// update first marks the grants one of whose patterns matches it, then is
+// routed as any update and delivered only to subscribers whose grant was
+// marked. Its cost follows the patterns whose literal start fits it and
+// the subscribers it reaches, not subscribers x patterns.
 //
 // One mutex guards it. The dispatcher holds it for one event at a time, and a
 // subscriber registers under it while noting the last dispatched Seq, so no
@@ -19,21 +34,30 @@ type registry struct {
 	lastSeq uint64 // Seq of the last dispatched event
 	lastID  string // ID of the last dispatched event, "" before the first: the subscription API's cursor (API-7)
 	// gen counts dispatched events, history and subscription events alike:
-	// subscriber.lastGen deduplicates with it, and shared matcher results
-	// are memoized per gen (matcherbudget.go).
+	// subscriber.lastGen deduplicates with it, and grantGroup.authGen marks
+	// the grants a private event is for.
 	gen uint64
 	// state keeps the latest subscription events (subscriptionlog.go).
-	state   stateLog
-	exact   map[string]*bucket
-	scan    []*subscriber // subscribers with at least one non-exact matcher
-	scanPos map[*subscriber]int
-	count   int
+	state  stateLog
+	exact  map[string]*bucket
+	routes *topic.Index[*subscriber]   // non-exact matchers
+	grants *topic.Index[*grantGroup]   // subscribe matchers of connected grants
+	groups map[*auth.Grant]*grantGroup // by grant
+	count  int
 
 	overflows func() // called (under mu) when a subscriber's queue overflows
 
 	// active lists the open subscribers for the subscription API
 	// (subscriptions.go). It has its own lock: listing must not stall dispatch.
 	active activeSubscriptions
+}
+
+// grantGroup is one Grant and the number of connected subscribers holding
+// it. Fields are owned by the registry (under mu).
+type grantGroup struct {
+	grant   *auth.Grant
+	holders int
+	authGen uint64 // registry.gen of the last private event the grant covers
 }
 
 // bucket is the set of subscribers of one exact topic: a slice to iterate
@@ -47,7 +71,9 @@ func newRegistry(lastSeq uint64) *registry {
 	return &registry{
 		lastSeq: lastSeq,
 		exact:   make(map[string]*bucket),
-		scanPos: make(map[*subscriber]int),
+		routes:  topic.NewIndex[*subscriber](),
+		grants:  topic.NewIndex[*grantGroup](),
+		groups:  make(map[*auth.Grant]*grantGroup),
 	}
 }
 
@@ -66,15 +92,14 @@ func (r *registry) attach(s *subscriber, minSeq uint64, from stateFrom) (attach 
 	defer r.mu.Unlock()
 	state = r.state.since(from)
 	s.minSeq = max(minSeq, r.lastSeq)
-	scanned := false
+	if s.registered {
+		return r.lastSeq, state
+	}
+	s.registered = true
 	for _, m := range s.matchers {
 		key, ok := m.ExactKey()
 		if !ok {
-			if !scanned {
-				r.scanPos[s] = len(r.scan)
-				r.scan = append(r.scan, s)
-				scanned = true
-			}
+			r.routes.Add(m, s)
 			continue
 		}
 		b := r.exact[key]
@@ -88,6 +113,18 @@ func (r *registry) attach(s *subscriber, minSeq uint64, from stateFrom) (attach 
 		b.pos[s] = len(b.subs)
 		b.subs = append(b.subs, s)
 	}
+	if s.grant != nil {
+		g := r.groups[s.grant]
+		if g == nil {
+			g = &grantGroup{grant: s.grant}
+			r.groups[s.grant] = g
+			for _, m := range s.grant.Subscribe {
+				r.grants.Add(m, g)
+			}
+		}
+		g.holders++
+		s.group = g
+	}
 	r.count++
 	return r.lastSeq, state
 }
@@ -96,19 +133,14 @@ func (r *registry) attach(s *subscriber, minSeq uint64, from stateFrom) (attach 
 func (r *registry) remove(s *subscriber) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	found := false
-	if i, ok := r.scanPos[s]; ok {
-		found = true
-		last := len(r.scan) - 1
-		r.scan[i] = r.scan[last]
-		r.scanPos[r.scan[i]] = i
-		r.scan[last] = nil
-		r.scan = r.scan[:last]
-		delete(r.scanPos, s)
+	if !s.registered {
+		return
 	}
+	s.registered = false
 	for _, m := range s.matchers {
 		key, ok := m.ExactKey()
 		if !ok {
+			r.routes.Remove(m, s)
 			continue
 		}
 		b := r.exact[key]
@@ -119,7 +151,6 @@ func (r *registry) remove(s *subscriber) {
 		if !ok {
 			continue
 		}
-		found = true
 		last := len(b.subs) - 1
 		b.subs[i] = b.subs[last]
 		b.pos[b.subs[i]] = i
@@ -130,9 +161,16 @@ func (r *registry) remove(s *subscriber) {
 			delete(r.exact, key)
 		}
 	}
-	if found {
-		r.count--
+	if g := s.group; g != nil {
+		s.group = nil
+		if g.holders--; g.holders == 0 {
+			for _, m := range g.grant.Subscribe {
+				r.grants.Remove(m, g)
+			}
+			delete(r.groups, g.grant)
+		}
 	}
+	r.count--
 }
 
 // dispatch hands ev to every subscriber that wants it. Per subscriber it is
@@ -152,6 +190,20 @@ func (r *registry) dispatch(ev *transport.Event) (delivered int) {
 // fanOut queues f for every registered subscriber that wants ev, under mu.
 func (r *registry) fanOut(ev *transport.Event, f []byte) (delivered int) {
 	r.gen++
+	if ev.Private {
+		// Authorization first: the grants covering ev. None means no
+		// routing work at all.
+		authorized := 0
+		r.grants.Match(ev.Topics, func(g *grantGroup) {
+			if g.authGen != r.gen {
+				g.authGen = r.gen
+				authorized++
+			}
+		})
+		if authorized == 0 {
+			return 0
+		}
+	}
 	for _, t := range ev.Topics {
 		if b := r.exact[t]; b != nil {
 			for _, s := range b.subs {
@@ -161,11 +213,11 @@ func (r *registry) fanOut(ev *transport.Event, f []byte) (delivered int) {
 			}
 		}
 	}
-	for _, s := range r.scan {
-		if s.lastGen != r.gen && s.wantsLive(ev, r.gen) && r.deliver(s, ev, f) {
+	r.routes.Match(ev.Topics, func(s *subscriber) {
+		if r.deliver(s, ev, f) {
 			delivered++
 		}
-	}
+	})
 	return delivered
 }
 
@@ -176,7 +228,7 @@ func (r *registry) deliver(s *subscriber, ev *transport.Event, f []byte) bool {
 	if (ev.Seq != 0 && ev.Seq <= s.minSeq) || s.lastGen == r.gen {
 		return false
 	}
-	if ev.Private && !s.grant.CanSubscribe(ev.Topics) {
+	if ev.Private && (s.group == nil || s.group.authGen != r.gen) {
 		return false
 	}
 	s.lastGen = r.gen

@@ -39,6 +39,10 @@ type subscriber struct {
 	// several matchers or topics.
 	minSeq  uint64
 	lastGen uint64
+	// registered and group are the registry's (under registry.mu): group
+	// is the entry of grant in the registry's grant index.
+	registered bool
+	group      *grantGroup
 
 	mu       sync.Mutex
 	queue    [][]byte

@@ -77,6 +77,9 @@ type Matcher struct {
 
 	// charge is Estimate(typ, pattern): what the hub charges for m.
 	charge int
+
+	// path is where an Index files m (index.go).
+	path indexPath
 }
 
 // Compile builds a matcher. typ is TypeExact, TypeURLPattern or TypeLegacy;
@@ -95,8 +98,9 @@ type Matcher struct {
 // repeats the text of the underlying compiler (SUB-8). An unusable
 // opt.Base is a configuration error and does not wrap ErrInvalidPattern.
 //
-// Compiled patterns are shared between matchers through a bounded cache, so
-// compiling the same selector for many subscribers is cheap.
+// Compile interns what it builds: while a matcher of (typ, pattern, base)
+// is alive, Compile returns that same *Matcher (intern.go), so identical
+// patterns of many tokens and subscriptions are one matcher.
 func Compile(typ, pattern string, opt Options) (*Matcher, error) {
 	switch typ {
 	case TypeExact, TypeURLPattern, TypeLegacy:
@@ -110,11 +114,10 @@ func Compile(typ, pattern string, opt Options) (*Matcher, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPattern, err)
 	}
 
-	m := &Matcher{typ: typ, pattern: pattern}
 	if pattern == Wildcard {
-		m.kind = kindWildcard
-		return m, nil
+		return wildcards[typ], nil
 	}
+	m := &Matcher{typ: typ, pattern: pattern}
 
 	if typ == TypeExact {
 		m.kind = kindExact
@@ -131,6 +134,9 @@ func Compile(typ, pattern string, opt Options) (*Matcher, error) {
 		key.base = base.href
 	}
 	key.typ, key.pattern = typ, pattern
+	if im := interned.get(key); im != nil {
+		return im, nil
+	}
 	c, ok := compiledPatterns.get(key)
 	if !ok {
 		c = compilePattern(typ, pattern, m.baseHref)
@@ -145,7 +151,15 @@ func Compile(typ, pattern string, opt Options) (*Matcher, error) {
 	// What the hub charged before compiling, even for a selector that
 	// turned out not to be a template (LEG-2): charge and release agree.
 	m.charge = Estimate(typ, pattern, opt)
-	return m, nil
+	m.path = literalPath(m)
+	return interned.put(key, m), nil
+}
+
+// wildcards are the "*" matchers, one per type: immutable, so shared.
+var wildcards = map[string]*Matcher{
+	TypeExact:      {typ: TypeExact, pattern: Wildcard, kind: kindWildcard},
+	TypeURLPattern: {typ: TypeURLPattern, pattern: Wildcard, kind: kindWildcard},
+	TypeLegacy:     {typ: TypeLegacy, pattern: Wildcard, kind: kindWildcard},
 }
 
 // compiledKey identifies the result of compiling a pattern: the base only

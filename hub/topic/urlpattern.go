@@ -3,6 +3,7 @@ package topic
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/dunglas/go-urlpattern"
@@ -130,6 +131,60 @@ func (m *Matcher) matchURL(topic string) bool {
 	v := m.evalURL(r)
 	urlResults.put(rk, v)
 	return v
+}
+
+// parts are the components of a resolved topic an Index files URL patterns
+// by, lower-cased scheme and host.
+type parts struct {
+	scheme, host, path string
+}
+
+var topicPartsCache = newBoundedCache[resolvedKey, parts](topicCacheSize)
+
+// topicParts resolves topic against base (serialized as href) and returns
+// the components URLPattern.Test compares: Test parses the serialized URL
+// again, so the components come from that second parse too, not from the
+// first one, and the index files patterns by exactly what they are tested
+// on. ok is false when either parse fails: no URL pattern matches then.
+func topicParts(topic string, base *whatwg.Url, href string) (p parts, ok bool) {
+	cacheable := len(topic) <= maxCachedLen
+	tk := resolvedKey{base: href, topic: topic}
+	if cacheable {
+		if p, ok := topicPartsCache.get(tk); ok {
+			return p, p.scheme != ""
+		}
+	}
+	m := Matcher{base: base}
+	var r resolved
+	if cacheable {
+		var hit bool
+		if r, hit = resolvedTopics.get(tk); !hit {
+			r = m.resolve(topic)
+			resolvedTopics.put(tk, r)
+		}
+	} else {
+		r = m.resolve(topic)
+	}
+	if r.ok {
+		p, ok = splitURL(r.href)
+	}
+	if cacheable {
+		topicPartsCache.put(tk, p)
+	}
+	return p, ok
+}
+
+func splitURL(href string) (p parts, ok bool) {
+	defer func() {
+		if recover() != nil {
+			p, ok = parts{}, false
+		}
+	}()
+	u, err := urlParser.BasicParser(href, nil, nil, whatwg.NoState)
+	if err != nil || u.Scheme() == "" {
+		return parts{}, false
+	}
+	return parts{scheme: strings.ToLower(u.Scheme()), host: strings.ToLower(u.Hostname()), path: u.Pathname()}, true
 }
 
 // resolve parses topic as a URL reference against the hub URL.
