@@ -69,8 +69,25 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(fmt.Errorf("--addr: %w", err))
 	}
-	baseURL := "http://" + displayHostPort(cfg.Addr, ln.Addr())
+	scheme := "http"
+	var ts *tlsServing
+	if cfg.TLS.enabled() {
+		if ts, err = newTLSServing(cfg.TLS, logger); err != nil {
+			ln.Close()
+			return a.fail(err)
+		}
+		scheme = "https"
+	}
+	baseURL := scheme + "://" + displayHostPort(cfg.Addr, ln.Addr())
 	hubURL := baseURL + hub.Path
+	var redirectLn net.Listener
+	if cfg.TLS.RedirectAddr != "" {
+		if redirectLn, err = net.Listen("tcp", cfg.TLS.RedirectAddr); err != nil {
+			ln.Close()
+			return a.fail(fmt.Errorf("--http-redirect-addr: %w", err))
+		}
+		defer redirectLn.Close()
+	}
 
 	var adminLn net.Listener
 	if cfg.AdminAddr != "" {
@@ -103,7 +120,15 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- srv.Serve(ln) }()
+	if ts != nil {
+		srv.TLSConfig = ts.config
+		srv.Protocols = tlsProtocols()
+		go func() { serveDone <- srv.ServeTLS(ln, "", "") }()
+		stopTLS := ts.start(ctx, cfg.TLS, redirectLn, ln.Addr(), logger)
+		defer stopTLS()
+	} else {
+		go func() { serveDone <- srv.Serve(ln) }()
+	}
 	var admin *http.Server
 	adminDone := make(chan error, 1)
 	if adminLn != nil {
@@ -121,8 +146,8 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	if cfg.Dev {
 		writeDevBanner(a.stdout, cfg, k, baseURL)
 	}
-	// The exact phrase "listening on http://" is what tests and scripts
-	// look for; keep it.
+	// The exact phrase "listening on http://" (https:// with TLS) is what
+	// tests and scripts look for; keep it.
 	logger.Info("listening on "+baseURL,
 		"hub", hubURL,
 		"transport", redactURL(cfg.Transport.url),
@@ -131,6 +156,7 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		"jwks", cfg.JWKSURL != "",
 		"anonymous", cfg.Anonymous,
 		"dev", cfg.Dev,
+		"tls", ts.describe(),
 	)
 	if adminLn != nil {
 		// Like the line above, "admin listening on http://" is looked for
