@@ -102,13 +102,15 @@ type hubOptions struct {
 	addr string
 	// corsOrigins are the origins allowed to subscribe with credentials.
 	corsOrigins []string
+	// extraArgs are further serve flags (--tls-cert, ...).
+	extraArgs []string
 }
 
 // hubProc is one running `hermes serve`.
 type hubProc struct {
 	proc *hubproc.Proc
 	opts hubOptions
-	base string // http://127.0.0.1:PORT
+	base string // http://127.0.0.1:PORT (https:// with TLS)
 }
 
 // startHub runs hermes with bolt history, anonymous subscribers allowed
@@ -132,6 +134,7 @@ func startHub(t *testing.T, o hubOptions) *hubProc {
 	if len(o.corsOrigins) > 0 {
 		args = append(args, "--cors-origins", strings.Join(o.corsOrigins, ","))
 	}
+	args = append(args, o.extraArgs...)
 	p := hubproc.Start(t, hermesBin, hubproc.Options{LogOnFailure: true}, args...)
 	return &hubProc{proc: p, opts: o, base: p.URL()}
 }
@@ -141,7 +144,10 @@ func (h *hubProc) endpoint() string { return h.base + "/.well-known/mercure" }
 
 // hostPort is the address the hub listens on, for a restart on the same
 // port (see publishWhileAway).
-func (h *hubProc) hostPort() string { return strings.TrimPrefix(h.base, "http://") }
+func (h *hubProc) hostPort() string {
+	_, hostPort, _ := strings.Cut(h.base, "://")
+	return hostPort
+}
 
 // stop sends SIGTERM and waits for exit 0. The second time it only
 // waits for the exit.
