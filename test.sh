@@ -40,6 +40,9 @@ go vet ./...
 step "staticcheck"
 staticcheck ./...
 
+step "cross-compile the release targets (docker/release.sh --check)"
+docker/release.sh --check
+
 step "go test -race"
 go test -race -count=1 ./...
 
