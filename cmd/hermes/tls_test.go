@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -371,6 +372,18 @@ func TestTLSFlags(t *testing.T) {
 	}
 	if cfg.TLS.ACMECA != defaultACMECA || cfg.TLS.RedirectAddr != ":80" || cfg.TLS.ReloadInterval != 10*time.Second {
 		t.Errorf("defaults: %+v", cfg.TLS)
+	}
+	// Every ACME flag from its variable (TestServeEnvFillsEveryFlag
+	// covers the others: these exclude --tls-cert).
+	cfg, err = parseServe(nil, mapEnv(map[string]string{"HERMES_JWT_KEY": "s",
+		"HERMES_ACME_DOMAINS": "hub.example.com", "HERMES_ACME_CACHE": "/var/acme", "HERMES_ACME_CA": "https://ca.example/dir",
+		"HERMES_ACME_CA_ROOT": "/etc/ca.pem", "HERMES_ACME_EMAIL": "ops@example.com"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (tlsSettings{ACMEDomains: []string{"hub.example.com"}, ACMECache: "/var/acme", ACMECA: "https://ca.example/dir",
+		ACMECARoot: "/etc/ca.pem", ACMEEmail: "ops@example.com", ReloadInterval: 10 * time.Second}); !reflect.DeepEqual(cfg.TLS, want) {
+		t.Errorf("ACME settings from the environment: %+v, want %+v", cfg.TLS, want)
 	}
 }
 
