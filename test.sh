@@ -52,6 +52,8 @@ if ! command -v redis-server >/dev/null 2>&1; then
 	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server
 fi
 export HERMES_REQUIRE_REDIS=1
+step "cross-compile the release targets (docker/release.sh --check)"
+docker/release.sh --check
 
 step "go test -race"
 go test -race -count=1 ./...

@@ -52,6 +52,15 @@ const defaultTransport = "bolt://hermes.db"
 // lookup and the usage text, so the three cannot drift apart.
 var serveOptions = []option{
 	{name: "addr", arg: "HOST:PORT", def: "localhost:3000", usage: "address to listen on (port 0 picks a free port)"},
+	{name: "tls-cert", arg: "FILE", usage: "certificate chain (PEM) to serve HTTPS and HTTP/2 with; reloaded when the file changes and on SIGHUP"},
+	{name: "tls-key", arg: "FILE", usage: "private key (PEM) of --tls-cert"},
+	{name: "tls-reload-interval", arg: "DURATION", def: "10s", usage: "how often --tls-cert and --tls-key are checked for a new certificate (0: only on SIGHUP)"},
+	{name: "acme-domains", arg: "LIST", usage: "comma-separated host names to get certificates for from an ACME CA (Let's Encrypt by default), accepting its terms of service"},
+	{name: "acme-cache", arg: "DIR", usage: "directory keeping the ACME account and certificates across restarts (default: the user's cache directory, hermes/acme)"},
+	{name: "acme-ca", arg: "URL", def: defaultACMECA, usage: "directory URL of the ACME CA"},
+	{name: "acme-ca-root", arg: "FILE", usage: "PEM root certificates to trust for the ACME CA's own HTTPS (a private CA)"},
+	{name: "acme-email", arg: "EMAIL", usage: "contact address given to the ACME CA (expiry notices)"},
+	{name: "http-redirect-addr", arg: "HOST:PORT", usage: "plain-HTTP listener redirecting to HTTPS and answering ACME HTTP-01 challenges (empty: none)"},
 	{name: "jwt-key", arg: "KEY", usage: "key verifying publisher and subscriber tokens: a secret, PEM text, or @FILE"},
 	{name: "publisher-jwt-key", arg: "KEY", usage: "key verifying publisher tokens (overrides --jwt-key)", aliases: []string{"MERCURE_PUBLISHER_JWT_KEY"}},
 	{name: "subscriber-jwt-key", arg: "KEY", usage: "key verifying subscriber tokens (overrides --jwt-key)", aliases: []string{"MERCURE_SUBSCRIBER_JWT_KEY"}},
@@ -138,6 +147,7 @@ type transportSpec struct {
 // serveConfig is every `serve` setting, converted and checked.
 type serveConfig struct {
 	Addr           string
+	TLS            tlsSettings
 	PublisherKey   keySpec
 	SubscriberKey  keySpec
 	PublisherAlg   string
@@ -255,6 +265,7 @@ func convertServe(raw map[string]rawValue, onCommandLine map[string]bool, env lo
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		fail("addr", "invalid address %q (want HOST:PORT)", c.Addr)
 	}
+	c.TLS = convertTLS(raw, fail)
 
 	c.PublisherKey = roleSetting(raw, onCommandLine, env, "publisher-jwt-key", "jwt-key")
 	c.SubscriberKey = roleSetting(raw, onCommandLine, env, "subscriber-jwt-key", "jwt-key")

@@ -63,7 +63,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-var listeningRE = regexp.MustCompile(`listening on (http://[^\s"\\]+)`)
+var listeningRE = regexp.MustCompile(`listening on (https?://[^\s"\\]+)`)
 
 // server is a `hermes serve` running in-process through run().
 type server struct {

@@ -71,12 +71,29 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(fmt.Errorf("--addr: %w", err))
 	}
-	baseURL := "http://" + displayHostPort(cfg.Addr, ln.Addr())
+	scheme := "http"
+	var ts *tlsServing
+	if cfg.TLS.enabled() {
+		if ts, err = newTLSServing(cfg.TLS, logger); err != nil {
+			ln.Close()
+			return a.fail(err)
+		}
+		scheme = "https"
+	}
+	baseURL := scheme + "://" + displayHostPort(cfg.Addr, ln.Addr())
 	hubURL := baseURL + hub.Path
 	if cfg.Dev && cfg.ResourceID == "" {
 		// The audience never comes from a request (a client chooses its
 		// Host), so dev mode names the URL it listens on.
 		cfg.ResourceID = hubURL
+	}
+	var redirectLn net.Listener
+	if cfg.TLS.RedirectAddr != "" {
+		if redirectLn, err = net.Listen("tcp", cfg.TLS.RedirectAddr); err != nil {
+			ln.Close()
+			return a.fail(fmt.Errorf("--http-redirect-addr: %w", err))
+		}
+		defer redirectLn.Close()
 	}
 
 	var adminLn net.Listener
@@ -110,7 +127,15 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- srv.Serve(ln) }()
+	if ts != nil {
+		srv.TLSConfig = ts.config
+		srv.Protocols = tlsProtocols()
+		go func() { serveDone <- srv.ServeTLS(ln, "", "") }()
+		stopTLS := ts.start(ctx, cfg.TLS, redirectLn, ln.Addr(), logger)
+		defer stopTLS()
+	} else {
+		go func() { serveDone <- srv.Serve(ln) }()
+	}
 	var admin *http.Server
 	adminDone := make(chan error, 1)
 	if adminLn != nil {
@@ -131,8 +156,8 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	if cfg.Issuer != "" && cfg.ResourceID == "" {
 		logger.Warn("--issuer is set but --resource-id is not: draft-08 tokens will be refused; set --resource-id to the public hub URL")
 	}
-	// The exact phrase "listening on http://" is what tests and scripts
-	// look for; keep it.
+	// The exact phrase "listening on http://" (https:// with TLS) is what
+	// tests and scripts look for; keep it.
 	logger.Info("listening on "+baseURL,
 		"hub", hubURL,
 		"transport", redactURL(cfg.Transport.url),
@@ -141,6 +166,7 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		"jwks", cfg.JWKSURL != "",
 		"anonymous", cfg.Anonymous,
 		"dev", cfg.Dev,
+		"tls", ts.describe(),
 	)
 	if adminLn != nil {
 		// Like the line above, "admin listening on http://" is looked for

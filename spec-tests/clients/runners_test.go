@@ -275,15 +275,47 @@ type browser struct {
 	output  *hubproc.LogBuffer // every line, for failure messages
 	replies chan map[string]any
 	done    chan struct{}
+
+	mu        sync.Mutex
+	responses []browserResponse // every response the tabs received
+}
+
+// browserResponse is one response a tab received, as DevTools saw it.
+type browserResponse struct {
+	Page         string `json:"response"`
+	URL          string `json:"url"`
+	Protocol     string `json:"protocol"` // "h2", "http/1.1", ...
+	ResourceType string `json:"resourceType"`
+}
+
+// responsesTo returns the responses received so far whose URL starts
+// with prefix.
+func (b *browser) responsesTo(prefix string) []browserResponse {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []browserResponse
+	for _, r := range b.responses {
+		if strings.HasPrefix(r.URL, prefix) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // startBrowser launches Chromium. A cleanup closes it.
-func startBrowser(t *testing.T) *browser {
+func startBrowser(t *testing.T, chromiumArgs ...string) *browser {
 	t.Helper()
 	b := &browser{output: &hubproc.LogBuffer{}, replies: make(chan map[string]any, 16), done: make(chan struct{})}
 	b.cmd = exec.Command("node", filepath.Join(clientDir, "js", "browser.mjs"))
 	b.cmd.Dir = clientDir
 	b.cmd.Env = append(os.Environ(), "CHROMIUM="+chromiumPath)
+	if len(chromiumArgs) > 0 {
+		extra, err := json.Marshal(chromiumArgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.cmd.Env = append(b.cmd.Env, "CHROMIUM_EXTRA_ARGS="+string(extra))
+	}
 	b.cmd.Stderr = b.output
 	var err error
 	if b.stdin, err = b.cmd.StdinPipe(); err != nil {
@@ -304,6 +336,15 @@ func startBrowser(t *testing.T) *browser {
 			fmt.Fprintf(b.output, "%s\n", sc.Bytes())
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				continue
+			}
+			if _, ok := m["response"]; ok {
+				var r browserResponse
+				if json.Unmarshal(sc.Bytes(), &r) == nil {
+					b.mu.Lock()
+					b.responses = append(b.responses, r)
+					b.mu.Unlock()
+				}
 				continue
 			}
 			_, opened := m["opened"]

@@ -18,6 +18,10 @@
 //   {"failed": "<name>", "error": "..."}       a command could not be done
 //   {"console": "<name>", "type": "log", "text": "..."}
 //   {"pageerror": "<name>", "text": "..."}
+//   {"response": "<name>", "url": "...", "protocol": "h2", "resourceType": "EventSource"}
+//        every response a tab receives, with the protocol Chromium used
+// CHROMIUM_EXTRA_ARGS, a JSON array, adds command-line flags (the TLS
+// tests pass --ignore-certificate-errors-spki-list for their certificate).
 // All tabs share one browser context, hence one cookie jar, like the tabs
 // of one user. Closing standard input closes the browser and ends the
 // process.
@@ -44,6 +48,7 @@ const browser = await chromium.launch({
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
+    ...JSON.parse(process.env.CHROMIUM_EXTRA_ARGS ?? '[]'),
   ],
 });
 const context = await browser.newContext();
@@ -81,6 +86,13 @@ async function open(name, url, noSharedWorker) {
   page.on('requestfailed', (req) =>
     emit({ console: name, type: 'requestfailed', text: `${req.method()} ${req.url()}: ${req.failure()?.errorText}` }),
   );
+  // The protocol of each response (h2, http/1.1) is only in the DevTools
+  // protocol's events; playwright's own API does not expose it.
+  const cdp = await context.newCDPSession(page);
+  cdp.on('Network.responseReceived', (e) =>
+    emit({ response: name, url: e.response.url, protocol: e.response.protocol, resourceType: e.type }),
+  );
+  await cdp.send('Network.enable');
   const response = await page.goto(url);
   emit({ opened: name, status: response ? response.status() : 0 });
 }

@@ -118,7 +118,7 @@ func hasAdminAddr(args []string) bool {
 	return false
 }
 
-// URL is the hub's base URL, http://127.0.0.1:PORT.
+// URL is the hub's base URL, http://127.0.0.1:PORT (https:// with TLS).
 func (p *Proc) URL() string {
 	p.logs.mu.Lock()
 	defer p.logs.mu.Unlock()

@@ -47,7 +47,7 @@ func (b *LogBuffer) String() string {
 // half-way. Requiring msg before the phrase keeps the admin line from
 // passing for the public one.
 var (
-	listeningRE = regexp.MustCompile(`msg"?[=:]"listening on (http://[^\s"\\]+)"`)
+	listeningRE = regexp.MustCompile(`msg"?[=:]"listening on (https?://[^\s"\\]+)"`)
 	adminRE     = regexp.MustCompile(`msg"?[=:]"admin listening on (http://[^\s"\\]+)"`)
 )
 

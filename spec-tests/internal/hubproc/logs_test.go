@@ -115,3 +115,16 @@ func FuzzStartupLog(f *testing.F) {
 		}
 	})
 }
+
+// With TLS the hub says https://, and the redirect listener's line
+// ("redirect listening on http://…") must not pass for it.
+func TestStartupLogFindsTheHTTPSLineNotTheRedirectOne(t *testing.T) {
+	redirect := `time=x level=INFO msg="redirect listening on http://127.0.0.1:8080" to_port=4321` + "\n"
+	https := `time=x level=INFO msg="listening on https://127.0.0.1:4321" tls=files` + "\n"
+	if base, _, ready := scan(false, redirect); base != "" || ready {
+		t.Fatalf("redirect line taken for the hub: %q", base)
+	}
+	if base, _, ready := scan(false, redirect, https); base != "https://127.0.0.1:4321" || !ready {
+		t.Errorf("base %q, ready %v; want https://127.0.0.1:4321", base, ready)
+	}
+}
