@@ -49,8 +49,11 @@ func newRedisMetrics(reg *prometheus.Registry) *RedisMetrics {
 		}),
 	}
 	reg.MustRegister(r.errors, r.roundTrip, r.feedLag, r.losses)
+	// Every operation's series exists from the start, so that dashboards
+	// and alerts see zeros rather than nothing.
 	for _, op := range redisOps {
 		r.errors.WithLabelValues(op)
+		r.roundTrip.WithLabelValues(op)
 	}
 	return r
 }
