@@ -66,7 +66,7 @@ type node struct {
 	client *http.Client
 }
 
-func startCluster(t *testing.T, o clusterOptions) *cluster {
+func startCluster(t testing.TB, o clusterOptions) *cluster {
 	t.Helper()
 	if o.nodes == 0 {
 		o.nodes = 3
@@ -79,7 +79,7 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	return c
 }
 
-func startNode(t *testing.T, rs *redistest.Server, name string, o clusterOptions) *node {
+func startNode(t testing.TB, rs *redistest.Server, name string, o clusterOptions) *node {
 	t.Helper()
 	args := []string{"serve",
 		"--addr", "127.0.0.1:0",
