@@ -19,9 +19,16 @@ func (c clientLog) Printf(ctx context.Context, format string, v ...any) {
 		ctx = context.Background()
 	}
 	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
-	// go-redis logs only trouble (dial failures, bad connections dropped,
-	// Sentinel failing over): a warning, as the feed's own retries are.
-	c.l.Log(ctx, slog.LevelWarn, msg, "component", "go-redis")
+	// go-redis logs only trouble (bad connections dropped, Sentinel
+	// failing over): a warning. Except failed dials: while Redis is down
+	// it logs one per attempt of every connection, and the transport
+	// already warns once that Redis is unreachable (and counts each
+	// error in a metric), so they are debug lines.
+	level := slog.LevelWarn
+	if strings.Contains(msg, "failed to dial") {
+		level = slog.LevelDebug
+	}
+	c.l.Log(ctx, level, msg, "component", "go-redis")
 }
 
 // RouteClientLogs sends the log lines of the Redis client library to l.

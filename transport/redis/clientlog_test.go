@@ -45,7 +45,7 @@ func TestClientLogsGoThroughSlog(t *testing.T) {
 	ln.Close()
 
 	var buf syncBuffer
-	RouteClientLogs(slog.New(slog.NewJSONHandler(&buf, nil)))
+	RouteClientLogs(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	t.Cleanup(func() { RouteClientLogs(slog.Default()) })
 
 	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second, DialerRetries: 1})
@@ -63,11 +63,25 @@ func TestClientLogsGoThroughSlog(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("log line is not JSON: %q (%v)", line, err)
 		}
-		if rec["component"] == "go-redis" && rec["level"] == "WARN" && strings.Contains(rec["msg"].(string), "dial") {
+		if rec["component"] == "go-redis" && rec["level"] == "DEBUG" && strings.Contains(rec["msg"].(string), "dial") {
 			found = true
 		}
 	}
 	if !found {
-		t.Fatalf("no go-redis dial warning among %q", out)
+		t.Fatalf("no go-redis dial failure (at debug level) among %q", out)
+	}
+}
+
+// TestClientLogsOtherThanDialsAreWarnings: go-redis's other lines
+// (Sentinel switching masters, bad connections) stay warnings.
+func TestClientLogsOtherThanDialsAreWarnings(t *testing.T) {
+	var buf syncBuffer
+	clientLog{l: slog.New(slog.NewJSONHandler(&buf, nil))}.Printf(context.Background(), "sentinel: new master=%q addr=%q\n", "m", "10.0.0.2:6379")
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(buf.String()), &rec); err != nil {
+		t.Fatalf("%q: %v", buf.String(), err)
+	}
+	if rec["level"] != "WARN" || rec["msg"] != `sentinel: new master="m" addr="10.0.0.2:6379"` {
+		t.Fatalf("logged %v", rec)
 	}
 }
