@@ -68,7 +68,7 @@ type node struct {
 	client *http.Client
 }
 
-func startCluster(t *testing.T, o clusterOptions) *cluster {
+func startCluster(t testing.TB, o clusterOptions) *cluster {
 	t.Helper()
 	if o.nodes == 0 {
 		o.nodes = 3
@@ -81,7 +81,7 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	return c
 }
 
-func startNode(t *testing.T, rs *redistest.Server, name string, o clusterOptions) *node {
+func startNode(t testing.TB, rs *redistest.Server, name string, o clusterOptions) *node {
 	t.Helper()
 	params := "stream=" + streamName
 	if o.params != "" {
