@@ -143,8 +143,12 @@ func startHub(t *testing.T, o hubOptions) *hubProc {
 func (h *hubProc) endpoint() string { return h.base + "/.well-known/mercure" }
 
 // hostPort is the address the hub listens on, for a restart on the same
-// port (see publishWhileAway).
-func (h *hubProc) hostPort() string { return strings.TrimPrefix(h.base, "http://") }
+// port (see publishWhileAway) or a TLS handshake: base is http:// or, with
+// --tls-cert, https://.
+func (h *hubProc) hostPort() string {
+	_, hp, _ := strings.Cut(h.base, "://")
+	return hp
+}
 
 // stop sends SIGTERM and waits for exit 0. The second time it only
 // waits for the exit.
