@@ -3,92 +3,21 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hermes-hub/hermes/internal/testcert"
 )
-
-// testCert is a self-signed certificate for 127.0.0.1 and localhost, made
-// by the test, in PEM.
-type testCert struct {
-	certPEM, keyPEM []byte
-	cert            *x509.Certificate
-}
-
-func newTestCert(t *testing.T, cn string) testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true, // so that a test's pool can trust it as a root
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testCert{
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		cert:    cert,
-	}
-}
-
-// install writes the pair the way renewal tools do: a new file renamed
-// over the old one, so that the hub never reads half a file.
-func (c testCert) install(t *testing.T, certPath, keyPath string) {
-	t.Helper()
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{{keyPath, c.keyPEM}, {certPath, c.certPEM}} {
-		tmp := f.path + ".new"
-		if err := os.WriteFile(tmp, f.data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, f.path); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 var httpsListeningRE = regexp.MustCompile(`msg="listening on (https://[^\s"\\]+)"`)
 
@@ -120,12 +49,8 @@ func servedSerial(t *testing.T, hostPort string, alpn ...string) (*big.Int, stri
 
 // trustingClient speaks HTTP/2 (or only HTTP/1.1) and trusts the given
 // self-signed certificates.
-func trustingClient(h2 bool, certs ...testCert) *http.Client {
-	pool := x509.NewCertPool()
-	for _, c := range certs {
-		pool.AddCert(c.cert)
-	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}
+func trustingClient(h2 bool, certs ...testcert.Cert) *http.Client {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testcert.Pool(certs...)}, ForceAttemptHTTP2: h2}
 	var p http.Protocols
 	p.SetHTTP1(!h2)
 	p.SetHTTP2(h2)
@@ -209,14 +134,14 @@ func publishTLS(t *testing.T, c *http.Client, hubURL, topic, data string) {
 func TestTLSServesHTTP2AndReloadsChangedFiles(t *testing.T) {
 	dir := t.TempDir()
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	first, second := newTestCert(t, "first"), newTestCert(t, "second")
-	first.install(t, certPath, keyPath)
+	first, second := testcert.New(t), testcert.New(t)
+	first.Install(t, certPath, keyPath)
 	s, base := startTLSServe(t, "--tls-cert", certPath, "--tls-key", keyPath, "--tls-reload-interval", "20ms")
 	hostPort := strings.TrimPrefix(base, "https://")
 	hubURL := base + "/.well-known/mercure"
 
-	if serial, proto := servedSerial(t, hostPort, "h2", "http/1.1"); serial.Cmp(first.cert.SerialNumber) != 0 || proto != "h2" {
-		t.Fatalf("served serial %v over %q, want the first certificate's %v over h2", serial, proto, first.cert.SerialNumber)
+	if serial, proto := servedSerial(t, hostPort, "h2", "http/1.1"); serial.Cmp(first.Cert.SerialNumber) != 0 || proto != "h2" {
+		t.Fatalf("served serial %v over %q, want the first certificate's %v over h2", serial, proto, first.Cert.SerialNumber)
 	}
 	h2 := trustingClient(true, first, second)
 	resp, lines := openStream(t, h2, hubURL+"?topic=https://example.com/a")
@@ -228,14 +153,14 @@ func TestTLSServesHTTP2AndReloadsChangedFiles(t *testing.T) {
 	if resp1.ProtoMajor != 1 {
 		t.Fatalf("HTTP/1.1-only client got %s", resp1.Proto)
 	}
-	if !resp.TLS.PeerCertificates[0].Equal(first.cert) {
+	if !resp.TLS.PeerCertificates[0].Equal(first.Cert) {
 		t.Fatal("stream's connection does not present the first certificate")
 	}
 
-	second.install(t, certPath, keyPath)
+	second.Install(t, certPath, keyPath)
 	waitFor(t, 20*time.Second, "the second certificate on a new handshake", func() bool {
 		serial, _ := servedSerial(t, hostPort)
-		return serial.Cmp(second.cert.SerialNumber) == 0
+		return serial.Cmp(second.Cert.SerialNumber) == 0
 	})
 
 	// Both streams opened before the reload still receive updates.
@@ -254,7 +179,7 @@ var redirectListeningRE = regexp.MustCompile(`msg="redirect listening on (http:/
 func TestTLSRedirectPort(t *testing.T) {
 	dir := t.TempDir()
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	newTestCert(t, "only").install(t, certPath, keyPath)
+	testcert.New(t).Install(t, certPath, keyPath)
 	s, base := startTLSServe(t, "--tls-cert", certPath, "--tls-key", keyPath, "--http-redirect-addr", "127.0.0.1:0")
 	m := redirectListeningRE.FindStringSubmatch(s.Stderr.String())
 	if m == nil {
@@ -391,10 +316,10 @@ func TestTLSFlags(t *testing.T) {
 // start with a message naming the flag.
 func TestTLSStartFailsOnBadFiles(t *testing.T) {
 	dir := t.TempDir()
-	a, b := newTestCert(t, "a"), newTestCert(t, "b")
+	a, b := testcert.New(t), testcert.New(t)
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeFile(t, certPath, string(a.certPEM))
-	writeFile(t, keyPath, string(b.keyPEM))
+	writeFile(t, certPath, string(a.CertPEM))
+	writeFile(t, keyPath, string(b.KeyPEM))
 	code, _, stderr := runApp(t, nil, "serve", "--addr", "127.0.0.1:0", "--jwt-key", "s", "--transport", "memory://",
 		"--tls-cert", certPath, "--tls-key", keyPath)
 	if code != exitFailure || !strings.Contains(stderr, "--tls-cert") || !strings.Contains(stderr, "private key does not match") {

@@ -1,92 +1,26 @@
 package clients_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hermes-hub/hermes/internal/testcert"
 )
-
-// selfSigned is a certificate for 127.0.0.1 made by the test.
-type selfSigned struct {
-	cert            *x509.Certificate
-	certPEM, keyPEM []byte
-}
-
-func newSelfSigned(t *testing.T) selfSigned {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "hermes client tests"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return selfSigned{
-		cert:    cert,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}
-}
 
 // spki is the hash Chromium's --ignore-certificate-errors-spki-list
 // takes: base64 of the SHA-256 of the SubjectPublicKeyInfo.
-func (c selfSigned) spki() string {
-	sum := sha256.Sum256(c.cert.RawSubjectPublicKeyInfo)
+func spki(c testcert.Cert) string {
+	sum := sha256.Sum256(c.Cert.RawSubjectPublicKeyInfo)
 	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
-// install renames new files over the hub's, as renewal tools do.
-func (c selfSigned) install(t *testing.T, certPath, keyPath string) {
-	t.Helper()
-	for path, data := range map[string][]byte{certPath: c.certPEM, keyPath: c.keyPEM} {
-		if err := os.WriteFile(path+".new", data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(path+".new", path); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // tenStreams is more than the six connections per origin Chromium allows
@@ -104,8 +38,8 @@ func TestSUB4_BrowserTenStreamsOverHTTP2WithTLS(t *testing.T) {
 	needClients(t, "node", "chromium")
 	dir := t.TempDir()
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	first, second := newSelfSigned(t), newSelfSigned(t)
-	first.install(t, certPath, keyPath)
+	first, second := testcert.New(t, "127.0.0.1"), testcert.New(t, "127.0.0.1")
+	first.Install(t, certPath, keyPath)
 
 	app := newWebApp(t)
 	hub := startHub(t, hubOptions{
@@ -122,7 +56,7 @@ func TestSUB4_BrowserTenStreamsOverHTTP2WithTLS(t *testing.T) {
 	app.setPage("ten", pageConfig{Hub: hub.endpoint(), Subscriptions: subs})
 	// Chromium trusts both certificates by their keys, as it would trust
 	// a CA-issued one; nothing else about TLS is relaxed.
-	b := startBrowser(t, "--ignore-certificate-errors-spki-list="+first.spki()+","+second.spki())
+	b := startBrowser(t, "--ignore-certificate-errors-spki-list="+spki(first)+","+spki(second))
 	b.open(t, "ten", app.pageURL("ten"))
 	logs := make([]*eventLog, tenStreams)
 	for i := range logs {
@@ -161,7 +95,7 @@ func TestSUB4_BrowserTenStreamsOverHTTP2WithTLS(t *testing.T) {
 	}
 
 	// Renewal while the streams are open.
-	second.install(t, certPath, keyPath)
+	second.Install(t, certPath, keyPath)
 	deadline = time.Now().Add(waitTimeout)
 	for !servesCertificate(t, hub.hostPort(), second) {
 		if time.Now().After(deadline) {
@@ -179,11 +113,8 @@ func TestSUB4_BrowserTenStreamsOverHTTP2WithTLS(t *testing.T) {
 }
 
 // httpsClient trusts the test's certificates.
-func httpsClient(certs ...selfSigned) *http.Client {
-	pool := x509.NewCertPool()
-	for _, c := range certs {
-		pool.AddCert(c.cert)
-	}
+func httpsClient(certs ...testcert.Cert) *http.Client {
+	pool := testcert.Pool(certs...)
 	return &http.Client{
 		Timeout:   waitTimeout,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true},
@@ -192,16 +123,14 @@ func httpsClient(certs ...selfSigned) *http.Client {
 
 // servesCertificate does a new handshake and tells whether the hub
 // presented want.
-func servesCertificate(t *testing.T, hostPort string, want selfSigned) bool {
+func servesCertificate(t *testing.T, hostPort string, want testcert.Cert) bool {
 	t.Helper()
-	pool := x509.NewCertPool()
-	pool.AddCert(want.cert)
-	conn, err := tls.Dial("tcp", hostPort, &tls.Config{RootCAs: pool})
+	conn, err := tls.Dial("tcp", hostPort, &tls.Config{RootCAs: testcert.Pool(want)})
 	if err != nil {
 		return false // still the other certificate: unknown authority
 	}
 	defer conn.Close()
-	return conn.ConnectionState().PeerCertificates[0].Equal(want.cert)
+	return conn.ConnectionState().PeerCertificates[0].Equal(want.Cert)
 }
 
 // publishOverTLS publishes one public update per id to bookTopic.

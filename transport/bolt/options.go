@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hermes-hub/hermes/transport/internal/urlparams"
 )
 
 // Defaults for the zero values of Options.
@@ -135,34 +136,21 @@ func ParseURL(raw string) (path string, opts Options, err error) {
 	if strings.ContainsRune(path, 0) {
 		return "", Options{}, errors.New("bolt: transport URL: the file path contains a NUL byte")
 	}
-	q, err := url.ParseQuery(u.RawQuery)
+	params, err := urlparams.Parse(u.RawQuery)
 	if err != nil {
-		return "", Options{}, fmt.Errorf("bolt: transport URL parameters: %w", err)
+		return "", Options{}, fmt.Errorf("bolt: %w", err)
 	}
-	names := make([]string, 0, len(q))
-	for name := range q {
-		names = append(names, name)
-	}
-	slices.Sort(names) // report errors in a stable order
-	for _, name := range names {
-		vals := q[name]
-		if len(vals) > 1 {
-			return "", Options{}, fmt.Errorf("bolt: transport URL parameter %q given %d times", name, len(vals))
-		}
-		v := vals[0]
+	for _, p := range params {
+		name, v := p.Name, p.Value
 		switch name {
 		case "size":
-			n, err := strconv.ParseUint(v, 10, 31)
-			if err != nil {
-				return "", Options{}, fmt.Errorf("bolt: transport URL parameter size=%q: want a number of events", v)
+			if opts.Size, err = urlparams.Size(v); err != nil {
+				return "", Options{}, fmt.Errorf("bolt: %w", err)
 			}
-			opts.Size = int(n)
 		case "max_age":
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return "", Options{}, fmt.Errorf("bolt: transport URL parameter max_age=%q: want a duration such as 720h", v)
+			if opts.MaxAge, err = urlparams.MaxAge(v); err != nil {
+				return "", Options{}, fmt.Errorf("bolt: %w", err)
 			}
-			opts.MaxAge = d
 		case "cleanup_frequency":
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || !(f >= 0 && f <= 1) {

@@ -49,7 +49,7 @@ func (t *Transport) trim(tx *bbolt.Tx, last uint64, limit int) (trimState, error
 		// The index entry of exactly this occurrence goes with it; a later
 		// occurrence of the same id keeps its own entry and becomes the
 		// earliest.
-		if _, head, err := decodeHead(v); err == nil {
+		if head, err := decodeHead(v); err == nil {
 			if err := ids.Delete(idKey(head.ID, seq)); err != nil {
 				return st, fmt.Errorf("unindex event %d: %w", seq, err)
 			}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hermes-hub/hermes/transport/internal/urlparams"
 )
 
 // Defaults for the zero values of Options.
@@ -287,21 +289,12 @@ func ParseURL(raw string) (Options, error) {
 		}
 		o.DB = int(db)
 	}
-	q, err := url.ParseQuery(rawQuery)
+	params, err := urlparams.Parse(rawQuery)
 	if err != nil {
-		return o, fmt.Errorf("redis: transport URL parameters: %w", err)
+		return o, fmt.Errorf("redis: %w", err)
 	}
-	names := make([]string, 0, len(q))
-	for name := range q {
-		names = append(names, name)
-	}
-	slices.Sort(names) // report errors in a stable order
-	for _, name := range names {
-		vals := q[name]
-		if len(vals) > 1 {
-			return o, fmt.Errorf("redis: transport URL parameter %q given %d times", name, len(vals))
-		}
-		v := vals[0]
+	for _, p := range params {
+		name, v := p.Name, p.Value
 		switch name {
 		case "stream":
 			if v == "" {
@@ -312,17 +305,13 @@ func ParseURL(raw string) (Options, error) {
 			}
 			o.Stream = v
 		case "size":
-			n, err := strconv.ParseUint(v, 10, 31)
-			if err != nil {
-				return o, fmt.Errorf("redis: transport URL parameter size=%q: want a number of events", v)
+			if o.Size, err = urlparams.Size(v); err != nil {
+				return o, fmt.Errorf("redis: %w", err)
 			}
-			o.Size = int(n)
 		case "max_age":
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return o, fmt.Errorf("redis: transport URL parameter max_age=%q: want a duration such as 720h", v)
+			if o.MaxAge, err = urlparams.MaxAge(v); err != nil {
+				return o, fmt.Errorf("redis: %w", err)
 			}
-			o.MaxAge = d
 		case "state_size":
 			n, err := strconv.ParseUint(v, 10, 31)
 			if err != nil || n == 0 || n > maxStateSize {
