@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hermes-hub/hermes/internal/testcert"
+	"github.com/hermes-hub/hermes/spec-tests/testcert"
 )
 
 // TestTLSReloadsOnSIGHUPAndKeepsServingOnBrokenFiles: with polling off,

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hermes-hub/hermes/internal/testcert"
+	"github.com/hermes-hub/hermes/spec-tests/testcert"
 )
 
 var httpsListeningRE = regexp.MustCompile(`msg="listening on (https://[^\s"\\]+)"`)

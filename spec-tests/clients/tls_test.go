@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hermes-hub/hermes/internal/testcert"
+	"github.com/hermes-hub/hermes/spec-tests/testcert"
 )
 
 // spki is the hash Chromium's --ignore-certificate-errors-spki-list

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/hermes-hub/hermes/auth"
-	"github.com/hermes-hub/hermes/internal/redistest"
 	"github.com/hermes-hub/hermes/spec-tests/internal/hubproc"
+	"github.com/hermes-hub/hermes/transport/redis/redistest"
 )
 
 // The package is Unix-only: it kills hubs and Redis with signals.

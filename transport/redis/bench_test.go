@@ -12,8 +12,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/hermes-hub/hermes/internal/redistest"
 	"github.com/hermes-hub/hermes/transport"
+	"github.com/hermes-hub/hermes/transport/redis/redistest"
 )
 
 // benchEvent is a typical small update, as in bolt's benchmarks.

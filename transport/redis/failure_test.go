@@ -13,8 +13,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/hermes-hub/hermes/internal/redistest"
 	"github.com/hermes-hub/hermes/transport"
+	"github.com/hermes-hub/hermes/transport/redis/redistest"
 )
 
 // waitLimit bounds every wait of these tests.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hermes-hub/hermes/internal/redistest"
 	"github.com/hermes-hub/hermes/transport"
+	"github.com/hermes-hub/hermes/transport/redis/redistest"
 )
 
 // TestReadPageBoundsAndCheck: the feed's plain read answers what the poll

@@ -5,8 +5,8 @@ import (
 	"encoding/hex"
 	"testing"
 
-	"github.com/hermes-hub/hermes/internal/redistest"
 	"github.com/hermes-hub/hermes/transport"
+	"github.com/hermes-hub/hermes/transport/redis/redistest"
 	"github.com/hermes-hub/hermes/transport/transporttest"
 )
 

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hermes-hub/hermes/internal/redistest"
 	"github.com/hermes-hub/hermes/transport"
+	"github.com/hermes-hub/hermes/transport/redis/redistest"
 )
 
 // logBuffer is a concurrency-safe log sink for assertions on warnings.
