@@ -25,7 +25,8 @@ func benchEvent(i int) *transport.Event {
 	}
 }
 
-// benchID looks like a UUIDv7 URN: time-ordered, as the hub generates them.
+// benchID is a time-ordered URN (as a UUIDv7 would be). The hub generates
+// random (v4) ids; BenchmarkAppend's random-ids cases use those.
 func benchID(i int) string {
 	return fmt.Sprintf("urn:uuid:%08x-0000-7000-8000-%012x", i, uint64(i)*2654435761%(1<<48))
 }
@@ -40,7 +41,11 @@ func BenchmarkAppend(b *testing.B) {
 		name      string
 		appenders int
 		noSync    bool
-	}{{"appenders=1", 1, false}, {"appenders=16", 16, false}, {"appenders=64", 64, false}, {"appenders=64/nosync", 64, true}} {
+		randomIDs bool
+	}{
+		{"appenders=1", 1, false, false}, {"appenders=16", 16, false, false}, {"appenders=64", 64, false, false},
+		{"appenders=64/random-ids", 64, false, true}, {"appenders=64/nosync", 64, true, false}, {"appenders=64/nosync/random-ids", 64, true, true},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			tr := openTest(b, filepath.Join(b.TempDir(), "hermes.db"), Options{NoSync: c.noSync})
 			drainFeed(tr)
@@ -52,8 +57,12 @@ func BenchmarkAppend(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for i := p; i < b.N; i += c.appenders {
+						ev := benchEvent(i)
+						if c.randomIDs {
+							ev.ID = fmt.Sprintf("urn:uuid:%016x-%016x", rand.Uint64(), rand.Uint64())
+						}
 						start := time.Now()
-						if err := tr.Append(context.Background(), benchEvent(i)); err != nil {
+						if err := tr.Append(context.Background(), ev); err != nil {
 							b.Error(err)
 							return
 						}
