@@ -88,7 +88,7 @@ type h1conn struct {
 // hundred updates a second would otherwise cost one write per update.
 // A frame after a quiet period is written at once: only subscribers that
 // receive more than one update per window wait, by at most the window.
-const coalesceWindow = 5 * time.Millisecond
+const coalesceWindow = 10 * time.Millisecond
 
 type connState uint8
 
