@@ -156,14 +156,22 @@ func (c *h1conn) wake() {
 	c.mu.Unlock()
 }
 
-// framesQueued is the subscriber's notification that frames are waiting:
-// it wakes c unless they are held for the end of the coalescing window,
-// which c's timer marks.
+// framesQueued is the subscriber's notification that frames are waiting.
+// Within the coalescing window after the last write they are held: c's
+// timer is set to the window's end, without a worker's turn; otherwise c
+// is woken.
 func (c *h1conn) framesQueued() {
 	c.mu.Lock()
-	if c.state == connIdle && !c.holdUntil.IsZero() && time.Now().Before(c.holdUntil) {
-		c.mu.Unlock()
-		return
+	if c.state == connIdle {
+		now := time.Now()
+		if hold := c.lastWrite.Add(c.st.h.coalesce); now.Before(hold) {
+			if c.holdUntil.IsZero() {
+				c.holdUntil = hold
+				c.arm(now)
+			}
+			c.mu.Unlock()
+			return
+		}
 	}
 	c.mu.Unlock()
 	c.wake()
