@@ -9,7 +9,9 @@
 // One writer goroutine owns every write transaction. Appends hand it their
 // event and wait; it commits whatever has queued up meanwhile in a single
 // transaction (group commit: concurrent publishers share one fsync), answers
-// them, then feeds the events in Seq order. A batch (AppendBatch) is one
+// them, then feeds the events in Seq order. When fewer requests wait than
+// the last group held, it waits briefly for the others (linger), so that
+// publishers waiting for their answers keep sharing commits. A batch (AppendBatch) is one
 // request: it is never split between transactions, so its events are
 // committed together and fed together. Retention runs in the same
 // transactions, a bounded number of deletions at a time.
