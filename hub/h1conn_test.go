@@ -129,6 +129,32 @@ func TestH1StreamIsChunkedByTheHub(t *testing.T) {
 	}
 }
 
+// TestH1FramesWithinTheWindowShareOneWrite: frames that arrive less than
+// the coalescing window after the stream's last write wait for its end and
+// go out together, as one chunk (one write), instead of one write each.
+func TestH1FramesWithinTheWindowShareOneWrite(t *testing.T) {
+	h, srv, _ := newOpsHub(t, Config{Anonymous: true, Heartbeat: time.Hour})
+	// Wide enough that three publishes on a loaded machine fit in it.
+	h.coalesce = 5 * time.Second
+	rs := dialRaw(t, srv, "HTTP/1.1", "topic=t")
+	eventually(t, "the takeover", func() bool { return len(h.writers.open()) == 1 })
+	var want strings.Builder
+	for i := range 3 {
+		id := fmt.Sprintf("c%d", i)
+		if code, _ := post(t, srv, url.Values{"topic": {"t"}, "id": {id}, "data": {"x"}}, nil); code != http.StatusOK {
+			t.Fatalf("publish %d: %d", i, code)
+		}
+		fmt.Fprintf(&want, "id: %s\ndata: x\n\n", id)
+	}
+	data, last := rs.chunk(t)
+	if string(data) == ":\n" { // the stream's opening comment, sent before the takeover
+		data, last = rs.chunk(t)
+	}
+	if last || string(data) != want.String() {
+		t.Fatalf("first chunk of events %q, want the three events in one chunk %q", data, want.String())
+	}
+}
+
 // TestH1HTTP10StreamIsRaw: an HTTP/1.0 client cannot read chunks; its
 // stream is the raw event stream, ended by closing the connection.
 func TestH1HTTP10StreamIsRaw(t *testing.T) {

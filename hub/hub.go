@@ -32,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/rs/cors"
@@ -49,7 +50,9 @@ type Hub struct {
 	reg     *registry
 	pool    *matcherPool // costly matchers of open streams (matcherbudget.go)
 	writers *writerPool  // writes taken-over HTTP/1.1 streams (h1conn.go)
-	bodies  *bodyBudget  // request bodies being read (bodydeadline.go)
+	// coalesce is coalesceWindow (h1conn.go); tests widen it.
+	coalesce time.Duration
+	bodies   *bodyBudget // request bodies being read (bodydeadline.go)
 
 	// ctx ends every stream when the hub closes.
 	ctx    context.Context
@@ -88,6 +91,7 @@ func New(cfg Config) (*Hub, error) {
 		reg:        newRegistry(cfg.Transport.LastSeq()),
 		pool:       newMatcherPool(cfg.MaxMatcherCost),
 		writers:    newWriterPool(),
+		coalesce:   coalesceWindow,
 		bodies:     &bodyBudget{max: cfg.BodyBytesInFlight},
 		dispatched: make(chan struct{}),
 		stateDone:  make(chan struct{}),

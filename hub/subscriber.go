@@ -183,6 +183,13 @@ func (s *subscriber) giveBack(batch [][]byte) {
 	s.mu.Unlock()
 }
 
+// pending reports whether frames are queued.
+func (s *subscriber) pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) > 0
+}
+
 // kicked reports whether the subscriber overflowed.
 func (s *subscriber) kicked() bool {
 	select {

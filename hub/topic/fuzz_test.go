@@ -122,6 +122,8 @@ func FuzzIsReserved(f *testing.F) {
 		"/.well-known/mercure", "/.well-known/mercure/subscriptions/x", "https://other.host/.well-known/mercure/x",
 		"/.well-known/%6Dercure/x", "/a/../.well-known/mercure/x", `https:\\h\.well-known\mercure`,
 		"https://e.com/.well-known/mercurefoo", "http://[", "", "?x", "urn:a:b", "file:///.well-known/mercure",
+		"https://example.com/books/1?x=/.well-known/mercure", "http://h:8080", "https://u:p@h/a/b#/.well-known/mercure",
+		"https://h/.well-known/mercure/", "https://h/.well-known/mercure/../x", "HTTPS://h/.well-known/mercure",
 	} {
 		f.Add(s, "/.well-known/mercure")
 	}
@@ -136,6 +138,14 @@ func FuzzIsReserved(f *testing.F) {
 		// at least what the default hub path does.
 		if IsReserved(topic, "/.well-known/mercure") && !IsReserved(topic, "/") {
 			t.Fatalf("%q reserved under /.well-known/mercure but not under /", topic)
+		}
+		// The shortcut for plain URLs reads the path the parser would.
+		if p, ok := plainPath(topic); ok {
+			if u, err := urlParser.Parse(topic); err == nil {
+				if want := decodeUnreserved(u.Pathname()); p != want {
+					t.Fatalf("plainPath(%q) = %q, the parser's path is %q", topic, p, want)
+				}
+			}
 		}
 	})
 }

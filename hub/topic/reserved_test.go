@@ -111,3 +111,46 @@ func TestDecodeUnreserved(t *testing.T) {
 		}
 	}
 }
+
+// TestPUB5_PlainPathAgreesWithParser: the shortcut for plain http(s) topics
+// reads the same path as the WHATWG parser, and leaves every topic it cannot
+// read exactly to the parser.
+func TestPUB5_PlainPathAgreesWithParser(t *testing.T) {
+	for _, c := range []struct {
+		topic string
+		plain bool
+	}{
+		{"https://example.com/books/1", true},
+		{"https://example.com", true},
+		{"http://h:8080?x=/.well-known/mercure", true},
+		{"https://u:p@h/.well-known/mercure#f", true},
+		{"https://h/.well-known/mercure/x", true},
+		{"https://h/a/../.well-known/mercure", false},
+		{"https://h/.well-known/%6Dercure", false},
+		{"https:///.well-known/mercure", false},
+		{`https://h\.well-known\mercure`, false},
+		{"HTTPS://h/x", false},
+		{"/.well-known/mercure", false},
+		{"https://h/{x}", false},
+		{"https://h/a b", false},
+	} {
+		p, ok := plainPath(c.topic)
+		if ok != c.plain {
+			t.Errorf("plainPath(%q) ok = %v, want %v", c.topic, ok, c.plain)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		u, err := urlParser.Parse(c.topic)
+		if err != nil {
+			t.Fatalf("parse %q: %v", c.topic, err)
+		}
+		if want := decodeUnreserved(u.Pathname()); p != want {
+			t.Errorf("plainPath(%q) = %q, the parser's path is %q", c.topic, p, want)
+		}
+	}
+	if !IsReserved("https://h/.well-known/mercure/x", "") || IsReserved("https://h/.well-known/mercurex", "") {
+		t.Error("a plain topic is not classified as the parser classifies it")
+	}
+}

@@ -184,3 +184,67 @@ func TestAppendBatchSmallMaxBatchUnderLoad(t *testing.T) {
 		i += batchLen - 1
 	}
 }
+
+// TestGatherLingersForTheLastGroup: publishers that wait for their answer
+// come back together; a group that starts with fewer requests than the last
+// one waits for the others (up to a bounded time) instead of committing
+// the first arrivals alone, which would split them into two groups each
+// waiting for the other's fsync.
+func TestGatherLingersForTheLastGroup(t *testing.T) {
+	req := func() *request { return &request{evs: make([]*transport.Event, 1), size: 10} }
+	tr := &Transport{opts: Options{MaxBatch: 100}, reqs: make(chan *request), closing: make(chan struct{})}
+	tr.lastGroup, tr.commitDur = 3, time.Hour // the wait is capped at maxLinger
+	sent := make(chan struct{})
+	tr.onLinger = func() {
+		go func() {
+			defer close(sent)
+			tr.reqs <- req()
+			tr.reqs <- req()
+		}()
+	}
+	batch := tr.gather([]*request{req()})
+	if len(batch) != 3 {
+		t.Fatalf("group of %d requests, want the 3 of the last group", len(batch))
+	}
+	<-sent
+
+	// Nobody comes back: the wait ends after at most maxLinger.
+	tr.onLinger = nil
+	start := time.Now()
+	batch = tr.gather([]*request{req()})
+	if len(batch) != 1 {
+		t.Fatalf("group of %d requests, want 1", len(batch))
+	}
+	if waited := time.Since(start); waited < maxLinger {
+		t.Fatalf("gather returned after %v, before the linger of %v ran out", waited, maxLinger)
+	}
+
+	// A group as large as the last one never waits.
+	tr.lastGroup = 1
+	tr.onLinger = func() { t.Error("a group as large as the last one waited") }
+	if batch = tr.gather([]*request{req()}); len(batch) != 1 {
+		t.Fatalf("group of %d requests, want 1", len(batch))
+	}
+}
+
+// TestLingerIsBounded: the wait is zero for a group as large as the last
+// one and never longer than maxLinger or half a commit.
+func TestLingerIsBounded(t *testing.T) {
+	tr := &Transport{}
+	for _, c := range []struct {
+		have, last int
+		commit     time.Duration
+		want       time.Duration
+	}{
+		{1, 1, time.Millisecond, 0},
+		{5, 3, time.Millisecond, 0},
+		{1, 64, 2 * time.Millisecond, time.Millisecond},
+		{1, 64, time.Second, maxLinger},
+		{0, 0, time.Second, 0},
+	} {
+		tr.lastGroup, tr.commitDur = c.last, c.commit
+		if got := tr.linger(c.have); got != c.want {
+			t.Errorf("linger(%d) after a group of %d and commits of %v = %v, want %v", c.have, c.last, c.commit, got, c.want)
+		}
+	}
+}

@@ -9,7 +9,9 @@
 // One writer goroutine owns every write transaction. Appends hand it their
 // event and wait; it commits whatever has queued up meanwhile in a single
 // transaction (group commit: concurrent publishers share one fsync), answers
-// them, then feeds the events in Seq order. A batch (AppendBatch) is one
+// them, then feeds the events in Seq order. When fewer requests wait than
+// the last group held, it waits briefly for the others (linger), so that
+// publishers waiting for their answers keep sharing commits. A batch (AppendBatch) is one
 // request: it is never split between transactions, so its events are
 // committed together and fed together. Retention runs in the same
 // transactions, a bounded number of deletions at a time.
@@ -100,10 +102,13 @@ type Transport struct {
 	commits atomic.Uint64 // write transactions of appends, for tests of group commit
 
 	// Owned by the writer goroutine.
-	first     uint64    // Seq of the oldest stored event, 0 when none
-	firstTime time.Time // its Time
-	backlog   bool      // retention has more to delete than the last pass could
-	carry     *request  // taken from reqs but left for the next group (see gather)
+	first     uint64        // Seq of the oldest stored event, 0 when none
+	firstTime time.Time     // its Time
+	backlog   bool          // retention has more to delete than the last pass could
+	carry     *request      // taken from reqs but left for the next group (see gather)
+	lastGroup int           // requests in the last group committed (see linger)
+	commitDur time.Duration // moving average of a commit's duration (see linger)
+	onLinger  func()        // tests: called when a group starts waiting
 
 	closeOnce sync.Once
 	closeErr  error
@@ -417,25 +422,80 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // is counted by its events and never split, so one that would take the
 // group past a limit is kept in t.carry and starts the next group; the
 // first request of a group is always taken whole, so a batch beyond the
-// limits is committed alone rather than refused.
+// limits is committed alone rather than refused. When fewer requests are
+// waiting than the last group held, it lingers for them (see linger).
 func (t *Transport) gather(batch []*request) []*request {
 	limit := t.opts.maxBatch()
 	n, size := len(batch[0].evs), batch[0].size
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	var expire <-chan time.Time
 	for n < limit && size < maxBatchBytes {
+		var r *request
 		select {
-		case r := <-t.reqs:
-			if n+len(r.evs) > limit || size+r.size > maxBatchBytes {
-				t.carry = r
+		case r = <-t.reqs:
+		default:
+			if expire == nil {
+				wait := t.linger(len(batch))
+				if wait <= 0 {
+					return batch
+				}
+				timer = time.NewTimer(wait)
+				expire = timer.C
+				if t.onLinger != nil {
+					t.onLinger()
+				}
+			}
+			select {
+			case r = <-t.reqs:
+			case <-expire:
+				return batch
+			case <-t.closing:
 				return batch
 			}
-			batch = append(batch, r)
-			n += len(r.evs)
-			size += r.size
-		default:
+		}
+		if n+len(r.evs) > limit || size+r.size > maxBatchBytes {
+			t.carry = r
 			return batch
+		}
+		batch = append(batch, r)
+		n += len(r.evs)
+		size += r.size
+		if expire != nil && len(batch) >= t.lastGroup {
+			return batch // the last group is back
 		}
 	}
 	return batch
+}
+
+// maxLinger bounds how long a group waits for more requests.
+const maxLinger = 4 * time.Millisecond
+
+// linger is how long a group of have requests, with no other request
+// waiting, should wait for more before it is committed: zero when it is as
+// large as the last group, otherwise half a commit's duration, at most
+// maxLinger.
+//
+// Why: publishers that wait for their answer before the next publish (PHP
+// workers, the 64-publisher benchmark) come back within a round trip of
+// the answer. Without waiting, the writer starts a commit with the first
+// few that are back and the others queue behind it: the publishers split
+// into two groups that alternate, each waiting for the other's fsync, so
+// a publish costs two commits and every commit carries half of them.
+// Waiting briefly for the group that was just answered merges the groups
+// again; the wait ends as soon as as many requests as in the last group
+// have arrived. A publisher alone (a group of one) never waits, and after
+// a wait that ran out the smaller group becomes the reference, so a load
+// that dropped costs one wait.
+func (t *Transport) linger(have int) time.Duration {
+	if have >= t.lastGroup {
+		return 0
+	}
+	return min(t.commitDur/2, maxLinger)
 }
 
 // commit writes batch in one transaction, answers its publishers and feeds
@@ -443,6 +503,13 @@ func (t *Transport) gather(batch []*request) []*request {
 func (t *Transport) commit(batch []*request) bool {
 	last := t.last.Load()
 	var st trimState
+	start := time.Now()
+	defer func() {
+		// A moving average over about eight commits: the disk's fsync
+		// latency drifts, one slow commit must not set the wait.
+		t.commitDur += (time.Since(start) - t.commitDur) / 8
+		t.lastGroup = len(batch)
+	}()
 	err := t.guard("append", func() error {
 		return t.db.Update(func(tx *bbolt.Tx) error {
 			if t.opts.faults != nil && t.opts.faults.commit != nil {
