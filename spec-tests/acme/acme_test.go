@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -176,7 +177,7 @@ func newHubClient(t *testing.T, p *pebble, h *hermes) *hubClient {
 	t.Helper()
 	roots := x509.NewCertPool()
 	roots.AddCert(p.certificate(t, "/roots/0"))
-	c := &hubClient{base: "https://" + net.JoinHostPort(hubDomain, fmt.Sprint(portOf(t, h.tlsAddr)))}
+	c := &hubClient{base: "https://" + net.JoinHostPort(hubDomain, strconv.Itoa(portOf(t, h.tlsAddr)))}
 	c.http = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			c.dials.Add(1)
@@ -193,7 +194,7 @@ func newHubClient(t *testing.T, p *pebble, h *hermes) *hubClient {
 
 // pubSubOverOneH2Connection subscribes to a topic, publishes an update to
 // it and reads it from the stream, and checks that both requests went over
-// HTTP/2 on one TLS connection whose certificate has the given serial.
+// HTTP/2 on one TLS connection that presented leaf.
 func pubSubOverOneH2Connection(t *testing.T, c *hubClient, leaf *x509.Certificate, id string) {
 	t.Helper()
 	topic := "https://" + hubDomain + "/acme-test/" + id

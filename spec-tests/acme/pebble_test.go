@@ -248,36 +248,65 @@ func waitUntil(t *testing.T, what string, c *child, check func() error) {
 	}
 }
 
+// handedOut remembers the ports the free*Addr functions returned, so that
+// the tests of this process, which name ports for servers that bind them
+// later, never get the same port twice: a port is free again for the
+// kernel as soon as it was reserved and released.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
 // freeTCPAddr returns a loopback address whose TCP port was free a moment
 // ago, for a server that must be named before it starts.
 func freeTCPAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return freeAddr(t, false)
 }
 
 // freeDNSAddr returns a loopback address whose port is free for both UDP
 // and TCP: the DNS stub listens on both.
 func freeDNSAddr(t *testing.T) string {
 	t.Helper()
-	for range 20 {
+	return freeAddr(t, true)
+}
+
+func freeAddr(t *testing.T, udpToo bool) string {
+	t.Helper()
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
+	}
+	// Ports already handed out or unusable stay bound until the end, so
+	// that the kernel offers another one.
+	var held []io.Closer
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range 50 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return addr
+		held = append(held, ln)
+		addr := ln.Addr().(*net.TCPAddr)
+		if handedOut.ports[addr.Port] {
+			continue
 		}
+		if udpToo {
+			pc, err := net.ListenPacket("udp", addr.String())
+			if err != nil {
+				continue
+			}
+			held = append(held, pc)
+		}
+		handedOut.ports[addr.Port] = true
+		return addr.String()
 	}
-	t.Fatal("no loopback port free for both TCP and UDP")
+	t.Fatal("found no free loopback port")
 	return ""
 }
 
