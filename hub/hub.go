@@ -56,6 +56,7 @@ type Hub struct {
 	cancel context.CancelFunc
 
 	dispatched chan struct{} // closed when the dispatcher has stopped
+	stateDone  chan struct{} // closed when the receiver of other nodes' subscription events has stopped
 
 	// mu orders stream starts against Close, so that no stream starts once
 	// Close waits for the open ones.
@@ -89,6 +90,7 @@ func New(cfg Config) (*Hub, error) {
 		writers:    newWriterPool(),
 		bodies:     &bodyBudget{max: cfg.BodyBytesInFlight},
 		dispatched: make(chan struct{}),
+		stateDone:  make(chan struct{}),
 		losses:     newLossSignal(),
 
 		replayBudget: transport.NewBudget(cfg.ReplayMemory),
@@ -117,6 +119,11 @@ func New(cfg Config) (*Hub, error) {
 	h.handler = securityHeaders(h.withBodyDeadline(h.withCORS(h.withSubscriptionsAPI(r))))
 
 	go h.run()
+	if sb, ok := cfg.Transport.(transport.StateBroadcaster); ok {
+		go h.receiveState(sb)
+	} else {
+		close(h.stateDone)
+	}
 	h.keepSubscriptions()
 	return h, nil
 }

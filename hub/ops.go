@@ -231,6 +231,7 @@ func (h *Hub) Close(ctx context.Context) error {
 			err = errors.Join(err, fmt.Errorf("hub: closing transport: %w", cerr))
 		}
 		<-h.dispatched
+		<-h.stateDone
 		h.closeErr = err
 	})
 	return h.closeErr

@@ -20,7 +20,9 @@ import (
 // every node's. A store shared by nodes that can die also implements
 // subscriptionLeaser: the node keeps its records alive under a lease, and
 // the records of a node whose lease ran out are handed to one surviving
-// node, which announces their end.
+// node, which announces their end. Subscription events reach the other
+// nodes through the transport's state channel (subscriptionstate.go), never
+// through the history.
 
 // SubscriptionStore holds the active subscriptions of every node of a
 // deployment. Records are opaque to the store (the hub encodes them); a
@@ -185,11 +187,12 @@ func (h *Hub) leaveSubscriptions(ctx context.Context) error {
 	return nil
 }
 
-// announceRecords stores one event per subscription of the records, all
-// in one batch when the transport can: the end of a dead node's
-// subscriptions, or the return of this node's own. It returns an error
-// when the events could not be stored, so that the store keeps the records
-// and tries again.
+// announceRecords emits one event per subscription of the records: the
+// end of a dead node's subscriptions, or the return of this node's own.
+// With several nodes they go out on the transport's state channel first,
+// as one batch; when that fails, nothing is emitted here either and the
+// error makes the store keep the records and try again, so that every
+// node sees them once.
 func (h *Hub) announceRecords(ctx context.Context, raw [][]byte, active bool) error {
 	recs := h.decodeRecords(raw)
 	var evs []*transport.Event
@@ -206,25 +209,18 @@ func (h *Hub) announceRecords(ctx context.Context, raw [][]byte, active bool) er
 	if len(evs) == 0 {
 		return nil
 	}
-	if err := h.appendEvents(ctx, evs); err != nil {
-		return fmt.Errorf("storing %d subscription events: %w", len(evs), err)
+	if sb, ok := h.cfg.Transport.(transport.StateBroadcaster); ok {
+		if err := sb.PublishState(ctx, evs); err != nil {
+			return fmt.Errorf("sending %d subscription events to the other nodes: %w", len(evs), err)
+		}
 	}
+	delivered, keptBytes := h.reg.emitState(evs)
+	if delivered > 0 {
+		h.metrics.Delivered(delivered)
+	}
+	h.metrics.SubscriptionEvents(len(evs), keptBytes)
 	if !active {
 		h.log.Info("announced the end of the subscriptions of a node that stopped renewing its lease", "subscribers", len(recs), "events", len(evs))
-	}
-	return nil
-}
-
-// appendEvents stores evs in order, in one batch when the transport
-// offers it.
-func (h *Hub) appendEvents(ctx context.Context, evs []*transport.Event) error {
-	if ba, ok := h.cfg.Transport.(transport.BatchAppender); ok {
-		return ba.AppendBatch(ctx, evs)
-	}
-	for _, ev := range evs {
-		if err := h.cfg.Transport.Append(ctx, ev); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -13,7 +13,10 @@ import (
 // latest changes, and the subscription API serves the current state, so:
 //
 //   - subscription events are dispatched live, straight from the stream
-//     that opens or closes, and never reach the transport;
+//     that opens or closes, and never reach the transport's history; with
+//     several nodes they reach the others on the transport's state
+//     channel, and each node keeps them like its own
+//     (subscriptionstate.go);
 //   - the hub keeps the latest of them in memory (stateLog, bounded in
 //     events and bytes), so that a listener resuming from a cursor (the
 //     API's, API-7, or an event's id) gets the changes it missed while

@@ -329,14 +329,16 @@ func (h *Hub) subscriptionsClosed(s *subscriber) {
 	h.announce(s, false, func(*topic.Matcher) bool { return true })
 }
 
-// announce appends one event per subscription of s that which selects, in
+// announce emits one event per subscription of s that which selects, in
 // parameter order, duplicates included (one subscription per parameter).
-// The context is not the request's: the end events are sent after the
-// client has gone. One bound covers the whole batch so that a stuck
-// transport delays a closing stream by one timeout, not one per matcher.
+// The context of the broadcast is not the request's: the end events are
+// sent after the client has gone. One bound covers the whole batch so that
+// a stuck transport delays a closing stream by one timeout, not one per
+// matcher.
 //
 // The events of one call are emitted together, in order, under the
-// registry lock: no other event comes between them.
+// registry lock: no other event comes between them (on other nodes too:
+// they travel as one batch).
 func (h *Hub) announce(s *subscriber, active bool, which func(*topic.Matcher) bool) {
 	evs := make([]*transport.Event, 0, len(s.matchers))
 	for _, m := range s.matchers {
@@ -353,26 +355,24 @@ func (h *Hub) announce(s *subscriber, active bool, which func(*topic.Matcher) bo
 	if len(evs) == 0 {
 		return
 	}
-	if h.cfg.SubscriptionStore != nil {
-		// Several nodes share the log: the events must reach the
-		// subscribers of every node, so they travel through it like
-		// updates (the lead's merge of the cluster and finding-3 work;
-		// a bounded channel of their own is the better home).
-		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.DispatchTimeout)
-		defer cancel()
-		if err := h.appendEvents(ctx, evs); err != nil {
-			h.log.Warn("subscription event: storing failed", "subscriber", s.id, "active", active, "error", err)
-		}
-		h.metrics.SubscriptionEvents(len(evs), 0)
-		return
-	}
-	// One node: state, not history. Dispatched live and kept in memory,
-	// never stored in the transport (subscriptionlog.go).
+	// State, not history: dispatched live and kept in memory, never
+	// stored in the transport (subscriptionlog.go). Delivered here at once,
+	// before the caller registers (legacy) or after it unregistered s, so
+	// the timing rules above hold for this node's listeners.
 	delivered, keptBytes := h.reg.emitState(evs)
 	if delivered > 0 {
 		h.metrics.Delivered(delivered)
 	}
 	h.metrics.SubscriptionEvents(len(evs), keptBytes)
+	// Several nodes: the other nodes' listeners get them through the
+	// transport's state channel, which skips them here (subscriptionstate.go).
+	if sb, ok := h.cfg.Transport.(transport.StateBroadcaster); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.DispatchTimeout)
+		defer cancel()
+		if err := sb.PublishState(ctx, evs); err != nil {
+			h.warnings.warn("subscription events: sending them to the other nodes failed", "subscriber", s.id, "active", active, "error", err)
+		}
+	}
 }
 
 // checkAnnounceable refuses a subscription whose selectors, announced in

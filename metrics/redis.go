@@ -8,7 +8,7 @@ import (
 
 // redisOps are the operations of the Redis transport (transport/redis.Ops),
 // repeated here so that this package does not import the transport.
-var redisOps = []string{"append", "read", "lookup", "replay", "trim", "check"}
+var redisOps = []string{"append", "read", "lookup", "replay", "trim", "check", "state"}
 
 // RedisMetrics implements the Redis transport's Metrics interface
 // (transport/redis.Metrics). Build it with Metrics.Redis.

@@ -109,3 +109,38 @@ type BatchAppender interface {
 	// it.
 	AppendBatch(ctx context.Context, evs []*Event) error
 }
+
+// StateBroadcaster is implemented by transports shared by several nodes
+// (Redis) that can carry state between them: events the hubs of every node
+// must see live but that are not history. The subscription events of
+// --subscriptions are such state (issue 10 finding 3): every node's
+// listeners want them, a listener resuming shortly after a drop wants the
+// ones it missed, but none must be stored with the updates, where
+// connection churn would fill the history and push real updates out of a
+// size-bounded one. It is optional: a transport that serves one process
+// (memory, bolt) leaves state in that process.
+//
+// State travels on a channel of its own rather than on Feed with a marker:
+// Feed's contract is the history's (Seqs, exactly once, in total order, a
+// slow consumer slows Append down and loses nothing), and none of it fits
+// state, which has no Seq, is bounded and may be lost. Kept apart, a flood
+// of subscription events can neither delay nor displace an update.
+type StateBroadcaster interface {
+	// PublishState sends evs, in order and as one batch, to the other
+	// nodes sharing the transport; it returns once the backend has taken
+	// them. The events are not stored in the history, never get a Seq and
+	// never reach Feed. The publishing node does not receive its own
+	// events on State: it delivers them itself, at once, which keeps their
+	// order relative to its own streams' opening and closing exact. The
+	// backend keeps a bounded number of the latest state events; a node
+	// that falls further behind than that misses some (logged, not
+	// fatal: state is not history). An empty batch is a no-op; after
+	// Close it fails with ErrClosed.
+	PublishState(ctx context.Context, evs []*Event) error
+	// State delivers the batches other nodes published, each in its
+	// publisher's order, batches in the order the backend took them (the
+	// same on every node). Events have Seq 0 and a nil Frame. There is a
+	// single consumer; one that does not read delays only state, never
+	// Feed. The channel is closed by Close.
+	State() <-chan []*Event
+}

@@ -74,7 +74,7 @@ var serveOptions = []option{
 	{name: "subscriptions", isBool: true, def: "false", usage: "publish subscription events and serve the subscription API (/.well-known/mercure/subscriptions)"},
 	{name: "cors-origins", arg: "LIST", usage: "comma-separated origins allowed to subscribe from browsers with credentials (* : any, without credentials)"},
 	{name: "publish-origins", arg: "LIST", usage: "comma-separated origins allowed to publish with a cookie (CSRF guard)"},
-	{name: "transport", arg: "URL", def: defaultTransport, usage: "history store: bolt://PATH[?size=N&max_age=D], memory://[?size=N] or redis://[USER:PASSWORD@]HOST:PORT/DB[?stream=NAME&size=N&max_age=D] (rediss:// for TLS, redis+sentinel://HOST:PORT,...?master=NAME for Sentinel)"},
+	{name: "transport", arg: "URL", def: defaultTransport, usage: "history store: bolt://PATH[?size=N&max_age=D], memory://[?size=N] or redis://[USER:PASSWORD@]HOST:PORT/DB[?stream=NAME&size=N&max_age=D&state_size=N] (rediss:// for TLS, redis+sentinel://HOST:PORT,...?master=NAME for Sentinel)"},
 	{name: "heartbeat", arg: "DURATION", def: "15s", usage: "idle time after which a comment keeps streams alive (0 disables)"},
 	{name: "write-timeout", arg: "DURATION", def: "10m", usage: "longest life of a stream before the hub ends it, jittered (0 disables)"},
 	{name: "shutdown-drain", arg: "DURATION", def: "5s", usage: "on SIGTERM, window over which open streams are ended at random moments (0: all at once)"},

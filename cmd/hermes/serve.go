@@ -385,6 +385,9 @@ func openTransport(spec transportSpec, logger *slog.Logger, m *metrics.Metrics) 
 	case "redis":
 		opts := spec.redis
 		opts.Logger = logger
+		// go-redis logs dial failures on its own: keep them in the
+		// node's log format (--log-format json stays JSON).
+		redis.RouteClientLogs(logger)
 		if m != nil {
 			opts.Metrics = m.Redis()
 		}

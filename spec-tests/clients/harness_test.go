@@ -110,7 +110,7 @@ type hubOptions struct {
 type hubProc struct {
 	proc *hubproc.Proc
 	opts hubOptions
-	base string // http://127.0.0.1:PORT
+	base string // http://127.0.0.1:PORT (https:// with TLS)
 }
 
 // startHub runs hermes with bolt history, anonymous subscribers allowed
@@ -144,7 +144,10 @@ func (h *hubProc) endpoint() string { return h.base + "/.well-known/mercure" }
 
 // hostPort is the address the hub listens on, for a restart on the same
 // port (see publishWhileAway).
-func (h *hubProc) hostPort() string { return strings.TrimPrefix(h.base, "http://") }
+func (h *hubProc) hostPort() string {
+	_, hostPort, _ := strings.Cut(h.base, "://") // http:// or https://
+	return hostPort
+}
 
 // stop sends SIGTERM and waits for exit 0. The second time it only
 // waits for the exit.

@@ -49,6 +49,8 @@ type clusterOptions struct {
 	// noPersistence starts Redis without AOF: a restart comes back empty.
 	noPersistence bool
 	subscriptions bool
+	// params are added to the transport URL (such as "size=20").
+	params string
 }
 
 // cluster is one redis-server and the hermes nodes on it.
@@ -66,7 +68,7 @@ type node struct {
 	client *http.Client
 }
 
-func startCluster(t *testing.T, o clusterOptions) *cluster {
+func startCluster(t testing.TB, o clusterOptions) *cluster {
 	t.Helper()
 	if o.nodes == 0 {
 		o.nodes = 3
@@ -79,12 +81,16 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	return c
 }
 
-func startNode(t *testing.T, rs *redistest.Server, name string, o clusterOptions) *node {
+func startNode(t testing.TB, rs *redistest.Server, name string, o clusterOptions) *node {
 	t.Helper()
+	params := "stream=" + streamName
+	if o.params != "" {
+		params += "&" + o.params
+	}
 	args := []string{"serve",
 		"--addr", "127.0.0.1:0",
 		"--admin-addr", "127.0.0.1:0",
-		"--transport", rs.URL("stream=" + streamName),
+		"--transport", rs.URL(params),
 		"--jwt-key", jwtSecret,
 		"--heartbeat", "1s",
 		"--shutdown-drain", "0s",

@@ -5,9 +5,14 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,8 +106,11 @@ func TestCluster_API_AnyNodeListsEveryNode_DeadNodesSubscriptionsVanishWithinThe
 		return err1 == nil && err2 == nil && n == 2 && len(ending) == 0
 	})
 
+	// Subscription events are state, not history: they have no place
+	// among updates, so the marker is a subscription opened on C after
+	// the claim settled, which the state stream orders after B's end.
 	var ends, otherEnds int
-	for _, ev := range watcher.untilMarker(t, cn) {
+	for _, ev := range watcher.untilStateMarker(t, cn) {
 		var d legacySubDoc
 		if err := json.Unmarshal([]byte(ev.Data), &d); err != nil {
 			t.Fatalf("subscription event %q: %v", ev.Data, err)
@@ -127,5 +135,171 @@ func TestCluster_API_AnyNodeListsEveryNode_DeadNodesSubscriptionsVanishWithinThe
 		if got, status := listedTopics(t, n, topics); !slices.Equal(got, survivors) {
 			t.Errorf("after the claim, %s lists %q (status %d), want %q", n.name, got, status, survivors)
 		}
+	}
+}
+
+// stateMarkerSeq numbers the marker subscriptions of untilStateMarker.
+var stateMarkerSeq atomic.Uint64
+
+// untilStateMarker opens a subscription on via and returns the events the
+// stream (a listener of legacy subscription events) receives before the
+// creation event of that subscription. Subscription events of one node
+// reach every node in the order the state stream took them, so every
+// subscription event published before the marker has arrived by then.
+func (s *stream) untilStateMarker(t testing.TB, via *node) []sseEvent {
+	t.Helper()
+	marker := fmt.Sprintf("https://example.com/state-markers/%d", stateMarkerSeq.Add(1))
+	via.subscribe(t, subOptions{topics: []string{marker}, tok: subscriberToken(t, "*")})
+	var got []sseEvent
+	for {
+		ev := s.mustNext(t)
+		var d legacySubDoc
+		if err := json.Unmarshal([]byte(ev.Data), &d); err == nil && d.Topic == marker && d.Active {
+			return got
+		}
+		got = append(got, ev)
+	}
+}
+
+// churn opens a stream of topic on n and drops it once its headers
+// arrived: one subscription opened and closed.
+func churn(n *node, topic, tok string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.endpoint()+"?topic="+url.QueryEscape(topic), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("churn on %s: %w", n.name, err)
+	}
+	cancel()
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("churn on %s: status %d", n.name, resp.StatusCode)
+	}
+	return nil
+}
+
+// countChurn reads legacy subscription events from s until it has seen
+// want creations and want ends of topic, failing on more or on anything
+// else about topic.
+func countChurn(t *testing.T, s *stream, topic string, want int) {
+	t.Helper()
+	on, off := 0, 0
+	for on < want || off < want {
+		ev := s.mustNext(t)
+		var d legacySubDoc
+		if err := json.Unmarshal([]byte(ev.Data), &d); err != nil || d.Topic != topic {
+			continue // another subscription's event (the listeners', a marker)
+		}
+		if d.Active {
+			on++
+		} else {
+			off++
+		}
+		if on > want || off > want {
+			t.Fatalf("listener on %s: %d creations and %d ends of %s, more than the %d opened", s.n.name, on, off, topic, want)
+		}
+	}
+}
+
+// TestCluster_Finding3_SubscriptionChurnNeitherFillsNorTrimsTheHistory
+// (issue 10 finding 3 on a cluster, issue 8 point 2): with a size=20
+// history on Redis and --subscriptions, 500 subscriptions opened and
+// closed on node A reach the listeners of subscription events on A, B and
+// C live, each exactly once, through the state stream; none of it is
+// stored in the history stream, so a subscriber resuming on C from the
+// update before a real update still gets that update.
+func TestCluster_Finding3_SubscriptionChurnNeitherFillsNorTrimsTheHistory(t *testing.T) {
+	t.Parallel()
+	const cycles = 500
+	const churnTopic = "https://example.com/churn"
+	c := startCluster(t, clusterOptions{subscriptions: true, params: "size=20"})
+	a, b, cn := c.nodes[0], c.nodes[1], c.nodes[2]
+	all := subscriberToken(t, "*")
+	listeners := []*stream{
+		a.subscribe(t, subOptions{topics: []string{legacyEventsSelector}, tok: all}),
+		b.subscribe(t, subOptions{topics: []string{legacyEventsSelector}, tok: all}),
+		cn.subscribe(t, subOptions{topics: []string{legacyEventsSelector}, tok: all}),
+	}
+	const realTopic = "https://example.com/real"
+	a.mustPublish(t, plain(realTopic, "before"))
+	a.mustPublish(t, plain(realTopic, "real"))
+
+	// Four clients at a time, as a reconnecting crowd would.
+	tok := subscriberToken(t, churnTopic)
+	jobs := make(chan int)
+	errs := make(chan error, cycles)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				errs <- churn(a, churnTopic, tok)
+			}
+		}()
+	}
+	for i := range cycles {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range listeners {
+		countChurn(t, l, churnTopic, cycles)
+	}
+	// Exactly once: nothing more of the churn arrives before a marker
+	// subscription opened on A after every end was delivered.
+	for _, l := range listeners {
+		for _, ev := range l.untilStateMarker(t, a) {
+			var d legacySubDoc
+			if json.Unmarshal([]byte(ev.Data), &d) == nil && d.Topic == churnTopic {
+				t.Errorf("listener on %s: a churn event after all %d creations and ends: delivered twice", l.n.name, cycles)
+			}
+		}
+	}
+
+	// The history holds the two updates only, and no subscription event.
+	rc := goredis.NewClient(&goredis.Options{Addr: c.redis.Addr})
+	defer rc.Close()
+	ctx := context.Background()
+	const events = "{" + streamName + "}:events"
+	if n, err := rc.XLen(ctx, events).Result(); err != nil || n != 2 {
+		t.Errorf("XLEN of the history stream: %d (%v), want 2: the updates only", n, err)
+	}
+	entries, err := rc.XRange(ctx, events, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, e := range entries {
+		if d, _ := e.Values["d"].(string); strings.Contains(d, "/.well-known/mercure/subscriptions/") {
+			stored++
+		}
+	}
+	if stored != 0 {
+		t.Errorf("%d of the %d history entries are subscription events, want none", stored, len(entries))
+	}
+	// The state stream holds them, bounded (default state_size 1000).
+	if n, err := rc.XLen(ctx, "{"+streamName+"}:state").Result(); err != nil || n == 0 || n > 1000 {
+		t.Errorf("XLEN of the state stream: %d (%v), want between 1 and 1000", n, err)
+	}
+
+	// A real update was not pushed out of the size=20 history.
+	r := cn.subscribe(t, subOptions{topics: []string{realTopic}, tok: subscriberToken(t, "*"), lastEventID: "before"})
+	if ev := r.mustNext(t); ev.ID != "real" {
+		t.Errorf("resumed on C from \"before\": got %q first, want the update \"real\"", ev.ID)
+	}
+	if got := r.header.Get("Last-Event-ID"); got != "before" {
+		t.Errorf("resumed on C: Last-Event-ID answer %q, want the cursor (it was found)", got)
 	}
 }

@@ -179,3 +179,56 @@ func BenchmarkTail(b *testing.B) {
 	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/1e3/float64(b.N), "node-cpu-µs/event")
 	b.ReportMetric(float64((redisCPU(b, srv)-rcpu0).Nanoseconds())/1e3/float64(b.N), "redis-cpu-µs/event")
 }
+
+// BenchmarkTailLive measures what one more tailing node costs Redis (and
+// the node) per event in the live case: events published one at a time,
+// each read by the readers as it arrives, who then wait again. b.N events
+// are published with only the publisher's own reader, then b.N more with
+// extraReaders more nodes tailing; the difference, per event and per extra
+// reader, is the cost of tailing.
+func BenchmarkTailLive(b *testing.B) {
+	const extraReaders = 4
+	srv := redistest.Start(b, redistest.Options{})
+	writer := openTest(b, srv, Options{Stream: "live"})
+	go func() {
+		for range writer.Feed() {
+		}
+	}()
+	publish := func(from int) {
+		for i := from; i < from+b.N; i++ {
+			if err := writer.Append(context.Background(), benchEvent(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	cpu0, rcpu0 := processCPU(), redisCPU(b, srv)
+	publish(0)
+	cpu1, rcpu1 := processCPU(), redisCPU(b, srv)
+
+	var fed sync.WaitGroup
+	for range extraReaders {
+		tr := openTest(b, srv, Options{Stream: "live"})
+		fed.Add(1)
+		go func() {
+			n := 0
+			for range tr.Feed() {
+				if n++; n == b.N {
+					fed.Done()
+				}
+			}
+		}()
+	}
+	cpu2, rcpu2 := processCPU(), redisCPU(b, srv)
+	publish(b.N)
+	fed.Wait()
+	cpu3, rcpu3 := processCPU(), redisCPU(b, srv)
+	b.StopTimer()
+
+	perReader := func(alone, with time.Duration) float64 {
+		return float64((with - alone).Nanoseconds()) / 1e3 / float64(b.N) / extraReaders
+	}
+	b.ReportMetric(perReader(rcpu1-rcpu0, rcpu3-rcpu2), "redis-cpu-µs/event/reader")
+	b.ReportMetric(perReader(cpu1-cpu0, cpu3-cpu2), "node-cpu-µs/event/reader")
+	b.ReportMetric(float64((rcpu1-rcpu0).Nanoseconds())/1e3/float64(b.N), "redis-cpu-µs/event-publish-alone")
+}

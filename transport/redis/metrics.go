@@ -25,10 +25,11 @@ const (
 	OpReplay = "replay"
 	OpTrim   = "trim"
 	OpCheck  = "check"
+	OpState  = "state" // the state stream: publishing state events and reading others'
 )
 
 // Ops lists every operation label, for metrics that pre-create series.
-var Ops = []string{OpAppend, OpRead, OpLookup, OpReplay, OpTrim, OpCheck}
+var Ops = []string{OpAppend, OpRead, OpLookup, OpReplay, OpTrim, OpCheck, OpState}
 
 type nopMetrics struct{}
 

@@ -57,6 +57,10 @@ type Options struct {
 	Size int
 	// MaxAge drops events whose Time is older than this. 0: no age limit.
 	MaxAge time.Duration
+	// StateSize is how many state events (subscription events, which are
+	// never history) the state stream keeps for the nodes to read
+	// (state.go). 0: DefaultStateSize.
+	StateSize int
 
 	// MaxBatch is the most events stored in one script call when
 	// publishers append concurrently (group commit). An AppendBatch is
@@ -91,6 +95,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("redis: size %d: must not be negative", o.Size)
 	case o.MaxAge < 0:
 		return fmt.Errorf("redis: max_age %v: must not be negative", o.MaxAge)
+	case o.StateSize < 0 || o.StateSize > maxStateSize:
+		return fmt.Errorf("redis: state_size %d: must be between 0 and %d", o.StateSize, maxStateSize)
 	case o.MaxBatch < 0 || o.MaxBatch > 1<<16:
 		return fmt.Errorf("redis: max batch %d: must be between 0 and %d", o.MaxBatch, 1<<16)
 	case o.Commits < 0 || o.Commits > 64:
@@ -143,6 +149,13 @@ func (o Options) stream() string {
 	return o.Stream
 }
 
+func (o Options) stateSize() int {
+	if o.StateSize == 0 {
+		return DefaultStateSize
+	}
+	return o.StateSize
+}
+
 func (o Options) maxBatch() int {
 	if o.MaxBatch == 0 {
 		return DefaultMaxBatch
@@ -187,7 +200,7 @@ const (
 	defaultPort            = "6379"
 	defaultSentinelPort    = "26379"
 	maxAddrsInURL          = 64
-	knownParamsDescription = "stream, size, max_age, master, sentinel_username, sentinel_password"
+	knownParamsDescription = "stream, size, max_age, state_size, master, sentinel_username, sentinel_password"
 )
 
 // ParseURL reads a transport URL:
@@ -203,6 +216,7 @@ const (
 //	stream             the history's name (default hermes); nodes of one deployment share it
 //	size               keep at most N events; 0 or absent: no limit
 //	max_age            drop events older than a Go duration such as 720h
+//	state_size         keep at most N subscription events for the nodes to read (default 1000; never history)
 //	master             the Sentinel master name (required with Sentinel, refused without)
 //	sentinel_username, sentinel_password   credentials of the Sentinels themselves
 //
@@ -309,6 +323,12 @@ func ParseURL(raw string) (Options, error) {
 				return o, fmt.Errorf("redis: transport URL parameter max_age=%q: want a duration such as 720h", v)
 			}
 			o.MaxAge = d
+		case "state_size":
+			n, err := strconv.ParseUint(v, 10, 31)
+			if err != nil || n == 0 || n > maxStateSize {
+				return o, fmt.Errorf("redis: transport URL parameter state_size=%q: want a number of events between 1 and %d", v, maxStateSize)
+			}
+			o.StateSize = int(n)
 		case "master":
 			if !sentinel {
 				return o, errors.New("redis: transport URL parameter master is for redis+sentinel:// URLs")

@@ -18,6 +18,7 @@ func TestParseURL(t *testing.T) {
 		{"redis://[::1]:7000/0", Options{Addrs: []string{"[::1]:7000"}}},
 		{"redis://user:p%40ss@h:1/0?stream=prod.v1&size=100&max_age=24h",
 			Options{Addrs: []string{"h:1"}, Username: "user", Password: "p@ss", Stream: "prod.v1", Size: 100, MaxAge: 24 * time.Hour}},
+		{"redis://h?state_size=50", Options{Addrs: []string{"h:6379"}, StateSize: 50}},
 		{"redis://:secret@h", Options{Addrs: []string{"h:6379"}, Password: "secret"}},
 		{"rediss://cache.example:6380", Options{Addrs: []string{"cache.example:6380"}, TLS: true}},
 		{"redis://a:7000,b:7001,c", Options{Addrs: []string{"a:7000", "b:7001", "c:6379"}}},
@@ -37,7 +38,7 @@ func TestParseURL(t *testing.T) {
 		got.Addrs, tt.want.Addrs = nil, nil
 		if got.stream() != tt.want.stream() || got.DB != tt.want.DB || got.Username != tt.want.Username ||
 			got.Password != tt.want.Password || got.TLS != tt.want.TLS || got.Size != tt.want.Size ||
-			got.MaxAge != tt.want.MaxAge || got.MasterName != tt.want.MasterName || got.SentinelPassword != tt.want.SentinelPassword {
+			got.MaxAge != tt.want.MaxAge || got.StateSize != tt.want.StateSize || got.MasterName != tt.want.MasterName || got.SentinelPassword != tt.want.SentinelPassword {
 			t.Errorf("ParseURL(%q) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}
@@ -58,6 +59,9 @@ func TestParseURLRefusesBadURLs(t *testing.T) {
 		{"redis://a,,b", "empty address"},
 		{"redis://a:1,a:1", "given twice"},
 		{"redis://h/db1", "want a database number"},
+		{"redis://h?state_size=0", "state_size"},
+		{"redis://h?state_size=-1", "state_size"},
+		{"redis://h?state_size=2000000", "state_size"},
 		{"redis://h/1/2", "want a database number"},
 		{"redis://h/-1", "want a database number"},
 		{"redis://h#frag", "no fragment"},

@@ -26,10 +26,12 @@ import (
 // node from the sorted set and moves its records into its own "ending"
 // hash. Scripts run atomically, so exactly one survivor gets them. The
 // survivor announces their end (hub: one "inactive" event per
-// subscription) and only then deletes them from its ending hash; should
-// it die before, its ending hash is claimed with its own records by the
-// next survivor. So the end of a subscription is announced once, unless a
-// survivor dies between storing the events and deleting the records, the
+// subscription, sent to the other nodes on the transport's state stream,
+// state.go, never stored in the history) and only then deletes them from
+// its ending hash; should it die before, its ending hash is claimed with
+// its own records by the next survivor. So the end of a subscription is
+// announced once, unless a survivor dies between sending the events and
+// deleting the records, the
 // one window in which it is announced twice (never zero times).
 //
 // Keys share one hash tag, {PREFIX:presence}, so that every script

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -41,6 +42,96 @@ func (t *Transport) poll(ctx context.Context, known string, pos uint64, check bo
 	return r, nil
 }
 
+// readPage is the reader's usual poll. It answers what pollScript would,
+// but reads with plain commands in one MULTI (an atomic snapshot, as the
+// script is), which costs Redis much less than a script call per poll.
+// Only when what it read calls for the script's action does it run
+// pollScript, which re-checks and makes a new epoch: no metadata (Redis
+// restarted empty, FLUSHALL), or the caller's epoch is current but the
+// stream no longer holds its position (its last seq is below it, or the
+// entry there has another event id: a rollback).
+func (t *Transport) readPage(ctx context.Context, known string, pos uint64, check bool, posID string, count int) (pollResult, error) {
+	start := time.Now()
+	from, n := "-", count
+	if pos > 0 {
+		// Inclusive: the entry at pos, if still stored, is the check's.
+		from, n = strconv.FormatUint(pos, 10)+"-0", count+1
+	}
+	var meta *goredis.SliceCmd
+	var page *goredis.Cmd
+	_, err := t.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		meta = p.HMGet(ctx, t.keys[1], "epoch", "start", "seq")
+		page = p.Do(ctx, "XRANGE", t.keys[0], from, "+", "COUNT", n)
+		return nil
+	})
+	var m []any
+	var entries []any
+	if err == nil {
+		m, err = meta.Result()
+	}
+	if err == nil {
+		entries, err = page.Slice()
+	}
+	if err != nil {
+		t.m.RedisError(OpRead)
+		return pollResult{}, err
+	}
+	t.m.RedisRoundTrip(OpRead, time.Since(start))
+	epoch, _ := m[0].(string)
+	if epoch == "" {
+		return t.poll(ctx, known, pos, check, posID, count)
+	}
+	var r pollResult
+	r.epoch = epoch
+	if r.start, err = metaSeq(m[1]); err == nil {
+		r.seq, err = metaSeq(m[2])
+	}
+	if err != nil {
+		return r, err
+	}
+	if epoch != known {
+		return r, nil // the caller adopts it; nothing to read in it yet
+	}
+	if r.seq < pos {
+		return t.poll(ctx, known, pos, check, posID, count)
+	}
+	if pos > 0 && len(entries) > 0 {
+		if s, id, _, ferr := entryFields(entries[0]); ferr == nil && s == pos {
+			if check && id != posID {
+				return t.poll(ctx, known, pos, check, posID, count)
+			}
+			entries = entries[1:]
+		}
+	}
+	// The page's bounds, as pollScript's: count entries, and pageBytes of
+	// payload unless one entry alone is larger.
+	entries = entries[:min(len(entries), count)]
+	bytes := 0
+	for i, e := range entries {
+		_, _, d, _ := entryFields(e)
+		if i > 0 && bytes+len(d) > pageBytes {
+			entries = entries[:i]
+			break
+		}
+		bytes += len(d)
+	}
+	r.entries = entries
+	return r, nil
+}
+
+// metaSeq parses a seq of the stream's metadata; missing is 0.
+func metaSeq(v any) (uint64, error) {
+	if v == nil {
+		return 0, nil
+	}
+	s, _ := v.(string)
+	n, err := strconv.ParseUint(s, 10, 63)
+	if err != nil {
+		return 0, fmt.Errorf("%w: stream metadata seq %q", errCorrupt, s)
+	}
+	return n, nil
+}
+
 // read is the feed's single reader: it polls the stream from its position,
 // feeds what it finds in order, and when nothing is new waits in a
 // blocking XREAD. Redis errors make it retry with backoff from the same
@@ -50,6 +141,7 @@ func (t *Transport) read() {
 	defer t.others.Done()
 	backoff := time.Duration(0)
 	failing := false
+	count := firstPage // sized after the events of the last page, as a replay's
 	fail := func(err error) bool {
 		if t.ctx.Err() != nil {
 			return false
@@ -75,7 +167,7 @@ func (t *Transport) read() {
 			return // everything stored before Close was fed
 		}
 		ctx, cancel := context.WithTimeout(t.ctx, t.opts.ioTimeout())
-		res, err := t.poll(ctx, known, pos, check, posID, pageEvents)
+		res, err := t.readPage(ctx, known, pos, check, posID, count)
 		cancel()
 		if err != nil {
 			if !fail(err) {
@@ -91,6 +183,9 @@ func (t *Transport) read() {
 		if err != nil {
 			t.log.Error("redis: the feed skips unreadable entries", "error", err)
 		}
+		if len(evs) > 0 {
+			count = pageCount(evs)
+		}
 		for _, ev := range evs {
 			select {
 			case t.feed <- ev:
@@ -98,8 +193,19 @@ func (t *Transport) read() {
 				return
 			}
 		}
-		if next == pos && evs == nil && err == nil && res.epoch == known {
-			if t.isDraining() || !t.wait(pos) {
+		// Nothing new, or the page reached the stream's head: wait for
+		// more instead of polling an empty page (live tailing then costs
+		// one read per burst, not two).
+		idle := next == pos && evs == nil && err == nil && res.epoch == known
+		atHead := len(evs) > 0 && err == nil && res.epoch == known && next >= res.seq
+		if idle || atHead {
+			if t.isDraining() {
+				if idle {
+					return
+				}
+				continue // the loop's head ends the drain once all is fed
+			}
+			if !t.wait(next) {
 				return
 			}
 		}

@@ -63,12 +63,17 @@ type Transport struct {
 	c    goredis.UniversalClient
 	opts Options
 	keys []string // events, meta, ids, next
+	// stateKeys are the state stream and its counter (state.go).
+	stateKeys []string
+	// node identifies this node's state events, which it skips.
+	node string
 	log  *slog.Logger
 	m    Metrics
 
 	reqs     chan *request
 	feed     chan *transport.Event
 	losses   chan transport.Loss
+	state    chan []*transport.Event // batches of state events of other nodes (state.go)
 	trimKick chan struct{}
 	closing  chan struct{}   // closed first by Close: no more appends
 	draining chan struct{}   // closed by Close once the writers are done: the reader feeds what is left
@@ -76,7 +81,7 @@ type Transport struct {
 	ctx      context.Context // ends with stop: the reader's and trimmer's calls
 	cancel   context.CancelFunc
 	writers  sync.WaitGroup
-	others   sync.WaitGroup // reader, trimmer
+	others   sync.WaitGroup // reader, trimmer, state reader
 
 	last    atomic.Uint64 // LastSeq (node Seq)
 	commits atomic.Uint64 // script calls of appends, for tests of group commit
@@ -99,6 +104,8 @@ var (
 	_ transport.Checker       = (*Transport)(nil)
 	_ transport.BatchAppender = (*Transport)(nil)
 	_ transport.LossNotifier  = (*Transport)(nil)
+
+	_ transport.StateBroadcaster = (*Transport)(nil)
 )
 
 // request is one Append or AppendBatch, answered as a whole.
@@ -166,18 +173,21 @@ func New(c goredis.UniversalClient, opts Options) (*Transport, error) {
 	}
 	tag := "{" + opts.stream() + "}:"
 	t := &Transport{
-		c:        c,
-		opts:     opts,
-		keys:     []string{tag + "events", tag + "meta", tag + "ids", tag + "next"},
-		log:      opts.logger().With("transport", "redis", "stream", opts.stream()),
-		m:        opts.Metrics,
-		reqs:     make(chan *request),
-		feed:     make(chan *transport.Event, feedBuffer),
-		losses:   make(chan transport.Loss, 1),
-		trimKick: make(chan struct{}, 1),
-		closing:  make(chan struct{}),
-		draining: make(chan struct{}),
-		stop:     make(chan struct{}),
+		c:         c,
+		opts:      opts,
+		keys:      []string{tag + "events", tag + "meta", tag + "ids", tag + "next"},
+		stateKeys: []string{tag + "state", tag + "state:n"},
+		node:      rand.Text(),
+		log:       opts.logger().With("transport", "redis", "stream", opts.stream()),
+		m:         opts.Metrics,
+		reqs:      make(chan *request),
+		feed:      make(chan *transport.Event, feedBuffer),
+		losses:    make(chan transport.Loss, 1),
+		state:     make(chan []*transport.Event, 64),
+		trimKick:  make(chan struct{}, 1),
+		closing:   make(chan struct{}),
+		draining:  make(chan struct{}),
+		stop:      make(chan struct{}),
 	}
 	if t.m == nil {
 		t.m = nopMetrics{}
@@ -195,13 +205,20 @@ func New(c goredis.UniversalClient, opts Options) (*Transport, error) {
 	}
 	t.epoch, t.pos = res.epoch, res.seq
 	t.last.Store(res.seq)
+	sc, err := t.stateStart(ctx)
+	if err != nil {
+		t.cancel()
+		_ = c.Close()
+		return nil, fmt.Errorf("redis: open stream %q on %s: %w", opts.stream(), strings.Join(opts.Addrs, ","), err)
+	}
 	t.writers.Add(opts.commits())
-	t.others.Add(2)
+	t.others.Add(3)
 	for range opts.commits() {
 		go t.write()
 	}
 	go t.read()
 	go t.trimmer()
+	go t.readState(sc)
 	return t, nil
 }
 
@@ -581,8 +598,8 @@ const drainLimit = 2 * time.Second
 
 // Close stops the writers (Appends not yet taken fail with ErrClosed,
 // group commits in flight complete), lets the reader feed what was stored
-// up to then (for at most drainLimit), stops it and the trimmer, closes
-// Feed and Losses and the client. It is idempotent.
+// up to then (for at most drainLimit), stops it, the trimmer and the state
+// reader, closes Feed, Losses, State and the client. It is idempotent.
 func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		close(t.closing)
@@ -606,6 +623,7 @@ func (t *Transport) Close() error {
 		<-done
 		close(t.feed)
 		close(t.losses)
+		close(t.state)
 		if err := t.c.Close(); err != nil {
 			t.closeErr = fmt.Errorf("redis: close: %w", err)
 		}

@@ -63,15 +63,14 @@ local function ensure(known, pos, check, posid, cand)
   return epoch, start, seq
 end
 
+-- index records occurrence s of id. A new id (the usual case: hub-made
+-- UUIDs) costs one HSETNX; a repeated one links s after its last occurrence.
 local function index(id, s)
+  if redis.call('HSETNX', ids, id, s .. ' ' .. s) == 1 then return end
   local v = redis.call('HGET', ids, id)
-  if v then
-    local f, l = string.match(v, '^(%d+) (%d+)$')
-    redis.call('HSET', nexts, l, s)
-    redis.call('HSET', ids, id, f .. ' ' .. s)
-  else
-    redis.call('HSET', ids, id, s .. ' ' .. s)
-  end
+  local f, l = string.match(v, '^(%d+) (%d+)$')
+  redis.call('HSET', nexts, l, s)
+  redis.call('HSET', ids, id, f .. ' ' .. s)
 end
 
 local function unindex(id, s)

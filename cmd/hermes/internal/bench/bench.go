@@ -95,6 +95,9 @@ func Run(ctx context.Context, o *Options, progressOut io.Writer, tty bool) (*Res
 	defer p.stop()
 
 	res := &Result{Scenario: o.Scenario, Hub: o.Hub.String(), Dialect: o.Dialect, Run: e.runID}
+	if o.PublishHub != nil {
+		res.PublishHub = o.PublishHub.String()
+	}
 	res.Limits.NoFile, err = raiseNoFile(uint64(o.Subscribers) + 1024)
 	if err != nil {
 		res.Warnings = append(res.Warnings, err.Error())

@@ -198,9 +198,13 @@ func newPublisher(e *env, conns int) *publisher {
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   false,
 	}
+	target := e.hub
+	if e.o.PublishHub != nil {
+		target = e.o.PublishHub
+	}
 	return &publisher{
 		client: &http.Client{Transport: tr, Timeout: 30 * time.Second},
-		url:    e.hub.String(),
+		url:    target.String(),
 		token:  e.pubToken,
 	}
 }

@@ -23,6 +23,10 @@ const (
 type Options struct {
 	Scenario string
 	Hub      *url.URL
+	// PublishHub, when set, receives the publishes while the subscribers
+	// stay on Hub: two nodes of one cluster, to measure the latency of an
+	// update from one node to the subscribers of another.
+	PublishHub *url.URL
 	// PublisherKey and SubscriberKey sign the tokens the tool mints.
 	PublisherKey, SubscriberKey []byte
 	Alg                         string
@@ -68,7 +72,7 @@ var Scenarios = []string{"idle", "fanout", "publish", "replay", "private"}
 // scenarioFlags are the flags each scenario reads besides the common ones.
 var scenarioFlags = map[string][]string{
 	"idle":    {"subscribers", "hold"},
-	"fanout":  {"subscribers", "publishers", "payload", "rate", "step", "step-duration", "max-rate", "max-steps", "p99", "drain"},
+	"fanout":  {"subscribers", "publishers", "publish-hub", "payload", "rate", "step", "step-duration", "max-rate", "max-steps", "p99", "drain"},
 	"publish": {"publishers", "payload", "duration"},
 	"replay":  {"subscribers", "publishers", "payload", "history", "depths", "drain"},
 	"private": {"subscribers", "publishers", "payload", "patterns", "rate", "step", "step-duration", "max-rate", "max-steps", "p99", "drain"},
@@ -109,10 +113,11 @@ func Parse(args []string, readKey func(string) ([]byte, error)) (*Options, error
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	var (
-		hub, key, pubKey, subKey, step, depths, locals string
-		audience                                       []string
+		hub, pubHub, key, pubKey, subKey, step, depths, locals string
+		audience                                               []string
 	)
 	fs.StringVar(&hub, "hub", "", "")
+	fs.StringVar(&pubHub, "publish-hub", "", "")
 	fs.StringVar(&key, "jwt-key", "", "")
 	fs.StringVar(&pubKey, "publisher-jwt-key", "", "")
 	fs.StringVar(&subKey, "subscriber-jwt-key", "", "")
@@ -179,6 +184,14 @@ func Parse(args []string, readKey func(string) ([]byte, error)) (*Options, error
 		errs = append(errs, usagef("--hub: %q is not an http(s) URL", hub))
 	default:
 		o.Hub = u
+	}
+	if given["publish-hub"] {
+		u, err := url.Parse(pubHub)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, usagef("--publish-hub: %q is not an http(s) URL", pubHub))
+		} else {
+			o.PublishHub = u
+		}
 	}
 	for _, k := range []struct {
 		name, value string

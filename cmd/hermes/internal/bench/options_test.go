@@ -15,19 +15,21 @@ func TestParseRefusesWhatCannotWork(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no hub":               {[]string{"idle", "--jwt-key", "k"}, "--hub: required"},
-		"not http":             {[]string{"idle", "--hub", "ftp://x/", "--jwt-key", "k"}, "not an http(s) URL"},
-		"no key":               {[]string{"idle", "--hub", "http://x/"}, "--publisher-jwt-key: required"},
-		"draft08 no issuer":    {append([]string{"fanout", "--dialect", "draft08"}, hub...), "--issuer: required"},
-		"issuer with legacy":   {append([]string{"fanout", "--issuer", "x"}, hub...), "only used with --dialect draft08"},
-		"flag of another":      {append([]string{"publish", "--history", "5"}, hub...), "--history: not used by the publish scenario"},
-		"bad step":             {append([]string{"fanout", "--step", "x1"}, hub...), "--step"},
-		"depth over history":   {append([]string{"replay", "--history", "10", "--depths", "20"}, hub...), "more than --history"},
-		"too many patterns":    {append([]string{"private", "--patterns", "101"}, hub...), "--patterns: out of range"},
-		"zero subscribers":     {append([]string{"idle", "--subscribers", "0"}, hub...), "--subscribers: out of range"},
-		"relative topic base":  {append([]string{"idle", "--topic-base", "x/"}, hub...), "--topic-base"},
-		"bad local address":    {append([]string{"idle", "--local-addrs", "127.0.0.1,nope"}, hub...), `"nope" is not an IP`},
-		"unexpected arguments": {append([]string{"idle", "extra"}, hub...), "unexpected argument"},
+		"no hub":                {[]string{"idle", "--jwt-key", "k"}, "--hub: required"},
+		"not http":              {[]string{"idle", "--hub", "ftp://x/", "--jwt-key", "k"}, "not an http(s) URL"},
+		"no key":                {[]string{"idle", "--hub", "http://x/"}, "--publisher-jwt-key: required"},
+		"draft08 no issuer":     {append([]string{"fanout", "--dialect", "draft08"}, hub...), "--issuer: required"},
+		"issuer with legacy":    {append([]string{"fanout", "--issuer", "x"}, hub...), "only used with --dialect draft08"},
+		"flag of another":       {append([]string{"publish", "--history", "5"}, hub...), "--history: not used by the publish scenario"},
+		"bad step":              {append([]string{"fanout", "--step", "x1"}, hub...), "--step"},
+		"depth over history":    {append([]string{"replay", "--history", "10", "--depths", "20"}, hub...), "more than --history"},
+		"too many patterns":     {append([]string{"private", "--patterns", "101"}, hub...), "--patterns: out of range"},
+		"zero subscribers":      {append([]string{"idle", "--subscribers", "0"}, hub...), "--subscribers: out of range"},
+		"relative topic base":   {append([]string{"idle", "--topic-base", "x/"}, hub...), "--topic-base"},
+		"bad local address":     {append([]string{"idle", "--local-addrs", "127.0.0.1,nope"}, hub...), `"nope" is not an IP`},
+		"unexpected arguments":  {append([]string{"idle", "extra"}, hub...), "unexpected argument"},
+		"publish hub not http":  {append([]string{"fanout", "--publish-hub", "redis://x/"}, hub...), "--publish-hub: \"redis://x/\" is not an http(s) URL"},
+		"publish hub elsewhere": {append([]string{"publish", "--publish-hub", "http://x/"}, hub...), "--publish-hub: not used by the publish scenario"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -15,12 +15,14 @@ import (
 
 // Result is everything a run measured; --json prints it as is.
 type Result struct {
-	Scenario string   `json:"scenario"`
-	Hub      string   `json:"hub"`
-	Dialect  string   `json:"dialect"`
-	Run      string   `json:"run"`
-	Warnings []string `json:"warnings,omitempty"`
-	Limits   struct {
+	Scenario string `json:"scenario"`
+	Hub      string `json:"hub"`
+	// PublishHub is where updates were published, when not Hub.
+	PublishHub string   `json:"publish_hub,omitempty"`
+	Dialect    string   `json:"dialect"`
+	Run        string   `json:"run"`
+	Warnings   []string `json:"warnings,omitempty"`
+	Limits     struct {
 		NoFile uint64 `json:"nofile"`
 	} `json:"limits"`
 
@@ -105,6 +107,9 @@ func (r *Result) writeTable(w io.Writer) error {
 	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
 	row("scenario", r.Scenario)
 	row("hub", r.Hub+" ("+r.Dialect+" dialect)")
+	if r.PublishHub != "" {
+		row("published to", r.PublishHub)
+	}
 	if c := r.Connect; c != nil {
 		row("subscribers connected", fmt.Sprintf("%d in %s (%.0f/s)", c.Opened, c.Elapsed.Round(time.Millisecond), c.PerSec))
 		row("connect latency", c.Latency)

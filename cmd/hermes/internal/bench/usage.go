@@ -50,6 +50,9 @@ Common flags:
   --payload BYTES           data size of each update (default 100)
 
 Scenario flags (defaults per scenario):
+  --publish-hub URL fanout: publish to this hub while the subscribers are on --hub,
+                    e.g. another node of a cluster: the latency is then node to
+                    node (in draft08 the nodes need one --resource-id)
   --subscribers N   idle 1000, fanout 100, replay 10 (per depth), private 50
   --publishers N    concurrent publish connections: fanout 8, publish 16, replay 8, private 8
   --hold D          idle: how long the streams are held before measuring (5s)
