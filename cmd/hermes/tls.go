@@ -252,6 +252,23 @@ func redirectHandler(httpsPort int) http.Handler {
 	})
 }
 
+// challengeHostWithoutPort hands HTTP-01 challenge requests to autocert
+// with the port taken off the Host header. autocert checks the Host
+// against --acme-domains as it is, so a valid "hub.example.com:80", or a
+// CA that validates on another port (a test CA such as Pebble), would be
+// refused with 403. Other requests keep their Host for the redirect.
+func challengeHostWithoutPort(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+			if host, _, err := net.SplitHostPort(r.Host); err == nil {
+				r = r.WithContext(r.Context()) // a shallow copy to change
+				r.Host = host
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // certFiles serves the certificate of --tls-cert/--tls-key and reloads it
 // when the files change: a renewal by certbot or cert-manager needs no
 // restart.
@@ -404,7 +421,7 @@ func (ts *tlsServing) start(ctx context.Context, s tlsSettings, redirectLn net.L
 		var h http.Handler = redirectHandler(port)
 		if ts.acme != nil {
 			// Challenge paths are answered, everything else redirected.
-			h = ts.acme.HTTPHandler(h)
+			h = challengeHostWithoutPort(ts.acme.HTTPHandler(h))
 		}
 		redirect = &http.Server{
 			Handler:           h,

@@ -217,8 +217,17 @@ func TestACMEListenersWithoutCA(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no redirect line:\n%s", s.Stderr.String())
 	}
-	// The CA asks on port 80, so the Host header carries no port.
-	for host, want := range map[string]int{"hub.example.com": http.StatusNotFound, "other.example.com": http.StatusForbidden} {
+	// A CA asks on port 80, so the Host header usually carries no port;
+	// with one (":80" spelled out, or a test CA validating on another
+	// port) the name is still the one checked against --acme-domains.
+	for host, want := range map[string]int{
+		"hub.example.com":         http.StatusNotFound,
+		"hub.example.com:80":      http.StatusNotFound,
+		"hub.example.com:8080":    http.StatusNotFound,
+		"other.example.com":       http.StatusForbidden,
+		"other.example.com:80":    http.StatusForbidden,
+		"hub.example.com.evil:80": http.StatusForbidden,
+	} {
 		req, _ := http.NewRequest(http.MethodGet, m[1]+"/.well-known/acme-challenge/unknown-token", nil)
 		req.Host = host
 		resp, err := http.DefaultClient.Do(req)

@@ -108,6 +108,11 @@ func Start(t testing.TB, bin string, o Options, args ...string) *Proc {
 	return p
 }
 
+// DieWithTest gives another child process of a test (an ACME test
+// server, a DNS stub) the protection the hub has: on Linux the kernel
+// kills it when the test binary dies. Call it before cmd.Start.
+func DieWithTest(cmd *exec.Cmd) { dieWithTest(cmd) }
+
 // hasAdminAddr tells whether the serve flags ask for an admin listener.
 func hasAdminAddr(args []string) bool {
 	for _, a := range args {
