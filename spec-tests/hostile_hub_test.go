@@ -365,10 +365,13 @@ func TestHostile_SubscriptionEventsAreState_Finding3(t *testing.T) {
 		t.Errorf("resuming from a kept subscription event: Last-Event-ID %q, want %q", got, own.ID)
 	}
 	// After the cursor: the creation of the watcher's second matcher, the
-	// end of both (emitted when the hub noticed its close, so possibly
-	// later), the later subscription, the resumed stream's own creation.
+	// later subscription, the resumed stream's own creation, and the ends
+	// of the streams closed above (the first watcher, the stale listener,
+	// the second watcher: emitted when the hub notices each close, so in
+	// any order among the others). Read until the later subscription
+	// shows; a stream that never gets it fails on the read's deadline.
 	found := false
-	for range 6 {
+	for range 32 {
 		if _, d := subEvent(t, resumed); d.Match == "https://example.com/after" {
 			found = true
 			break
