@@ -566,6 +566,15 @@ func (t *Transport) commit(batch []*request) bool {
 	}
 	for _, r := range batch {
 		for _, ev := range r.evs {
+			// A committed event goes on the feed whenever the feed has
+			// room, also when Close has begun: a select over both would
+			// pick at random and drop it although nothing blocks it. Only
+			// a feed nobody reads gives way to Close.
+			select {
+			case t.feed <- ev:
+				continue
+			default:
+			}
 			select {
 			case t.feed <- ev:
 			case <-t.closing:
