@@ -129,7 +129,11 @@ func (st *stream) takeOver(chunked bool) bool {
 	st.w, st.rc = nil, nil
 	st.stopMu.Unlock()
 
-	st.hook(context.AfterFunc(h.stopping, c.drain)) // Shutdown's drain
+	if h.stopping.Err() != nil {
+		// Shutdown's drain started; its walk (drainTakenOver) may have
+		// passed this stream before it had a connection.
+		c.drain()
+	}
 	c.mu.Lock()
 	c.arm(now)
 	c.mu.Unlock()

@@ -28,9 +28,13 @@ type stream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// prev and next link the stream into Hub.open while linked
+	// (openstreams.go), guarded by its lock.
+	prev, next *stream
+	linked     bool
+
 	stopMu     sync.Mutex
-	stopReason string        // the first reason stop was given
-	unhooks    []func() bool // context.AfterFunc registrations, undone by close
+	stopReason string // the first reason stop was given
 	closed     bool
 	conn       *h1conn // set when the connection was taken over (h1conn.go)
 
@@ -57,21 +61,12 @@ func (h *Hub) newStream(w http.ResponseWriter, r *http.Request, sub *subscriptio
 	return st
 }
 
-// stopOn ends the stream with reason when ctx is done. It costs no
-// goroutine while ctx is not done (context.AfterFunc).
-func (st *stream) stopOn(ctx context.Context, reason string) {
-	st.hook(context.AfterFunc(ctx, func() { st.stop(reason) }))
-}
-
-// hook keeps a context.AfterFunc registration for close to undo.
-func (st *stream) hook(unhook func() bool) {
+// takenOver returns the stream's taken-over connection, or nil while its
+// handler serves it.
+func (st *stream) takenOver() *h1conn {
 	st.stopMu.Lock()
 	defer st.stopMu.Unlock()
-	if st.closed {
-		unhook()
-		return
-	}
-	st.unhooks = append(st.unhooks, unhook)
+	return st.conn
 }
 
 // stop asks the stream to end for reason; the first reason given wins. An
@@ -101,8 +96,8 @@ func (st *stream) stopped() string {
 	return st.stopReason
 }
 
-// close tears the stream down once it has ended for reason: unregistered
-// first, then its end events (subscriptions.go), its matchers and its slot
+// close tears the stream down once it has ended for reason: out of the
+// hub's open streams and unregistered first, then its end events (subscriptions.go), its matchers and its slot
 // given back. It runs once.
 func (st *stream) close(reason string) {
 	st.stopMu.Lock()
@@ -111,14 +106,11 @@ func (st *stream) close(reason string) {
 		return
 	}
 	st.closed = true
-	unhooks, cancel := st.unhooks, st.cancel
-	st.unhooks = nil
+	cancel := st.cancel
 	st.stopMu.Unlock()
-	for _, unhook := range unhooks {
-		unhook()
-	}
 	cancel()
 	h := st.h
+	h.open.remove(st)
 	h.reg.remove(st.s)
 	st.s.end()
 	h.subscriptionsClosed(st.s) // end events, after removal
