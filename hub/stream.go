@@ -118,7 +118,7 @@ func (st *stream) close(reason string) {
 	st.release(reason)
 }
 
-// errOverflow ends a stream whose queue overflowed (subscriber.kick).
+// errOverflow ends a stream whose queue overflowed (subscriber.kicked).
 var errOverflow = errors.New("subscriber queue overflow")
 
 // guarded runs fn, which writes to the client, with a fresh write deadline
@@ -274,9 +274,11 @@ func (st *stream) live() string {
 	// On shutdown each stream ends at its own random moment of the drain.
 	draining := st.h.draining
 	var drained <-chan time.Time
+	// An overflow ends the stream through onKick (stop), as ctx.
+	ready := st.s.listen()
 	for {
 		select {
-		case <-st.s.ready:
+		case <-ready:
 			wrote := false
 			err := st.guarded(func() error {
 				var err error
@@ -299,9 +301,6 @@ func (st *stream) live() string {
 				return st.writeFailed(err)
 			}
 			beatTimer.Reset(st.h.cfg.Heartbeat)
-		case <-st.s.kick:
-			st.warnOverflow()
-			return DisconnectOverflow
 		case <-end:
 			st.endCleanly()
 			return DisconnectDeadline
