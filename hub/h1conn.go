@@ -117,7 +117,6 @@ func (st *stream) takeOver(chunked bool) bool {
 	now := time.Now()
 	c := &h1conn{st: st, conn: conn, chunked: chunked, lastWrite: now, watchedFD: -1}
 	c.timer = time.AfterFunc(math.MaxInt64, c.wake)
-	h.writers.track(c)
 	h.writers.watcher.watch(c)
 
 	st.stopMu.Lock()
@@ -388,7 +387,6 @@ func (c *h1conn) finish(reason string, broken bool) {
 	}
 	h.writers.watcher.unwatch(c)
 	_ = c.conn.Close()
-	h.writers.forget(c)
 	if reason == DisconnectOverflow && st.s.kicked() {
 		st.warnOverflow()
 	}

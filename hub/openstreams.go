@@ -82,13 +82,23 @@ func (h *Hub) cutStreams() {
 	h.stopStreams(DisconnectShutdown)
 }
 
+// takenOverConns returns the taken-over connections of the open streams
+// (the writer pool keeps no set of its own).
+func (h *Hub) takenOverConns() []*h1conn {
+	var out []*h1conn
+	for _, st := range h.open.snapshot() {
+		if c := st.takenOver(); c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // drainTakenOver starts the drain of every taken-over connection; the
 // streams still served by their handler drain in live. A connection taken
 // over after this walk checks h.stopping itself (stream.takeOver).
 func (h *Hub) drainTakenOver() {
-	for _, st := range h.open.snapshot() {
-		if c := st.takenOver(); c != nil {
-			c.drain()
-		}
+	for _, c := range h.takenOverConns() {
+		c.drain()
 	}
 }

@@ -31,12 +31,15 @@ type stream struct {
 	// prev and next link the stream into Hub.open while linked
 	// (openstreams.go), guarded by its lock.
 	prev, next *stream
-	linked     bool
 
 	stopMu     sync.Mutex
-	stopReason string // the first reason stop was given
-	closed     bool
+	stopReason string  // the first reason stop was given
 	conn       *h1conn // set when the connection was taken over (h1conn.go)
+	closed     bool
+	// linked is next to closed (not next to prev and next, which it goes
+	// with) so that the two share a word: a stream is kept per idle
+	// subscriber.
+	linked bool
 
 	// The response, written by the handler goroutine.
 	w  http.ResponseWriter

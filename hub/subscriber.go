@@ -28,8 +28,6 @@ type subscriber struct {
 	// id names the connection in subscription events and the API: random,
 	// one per connection, never taken from the client (EVT-3).
 	id string
-	// annotate: frames get the routing comments of hermes.js (annotate.go).
-	annotate bool
 	// since is when the stream opened: the subscription API lists the
 	// oldest first.
 	since time.Time
@@ -43,14 +41,17 @@ type subscriber struct {
 	// registered and group are the registry's (under registry.mu): group
 	// is the entry of grant in the registry's grant index.
 	registered bool
-	group      *grantGroup
+	// annotate: frames get the routing comments of hermes.js (annotate.go).
+	// Next to registered, to share its word: a subscriber is kept per
+	// idle connection (design.md, "Memory per idle subscriber").
+	annotate bool
+	group    *grantGroup
 
 	mu       sync.Mutex
 	queue    [][]byte
 	spare    [][]byte // the previously drained queue, reused to avoid allocations
 	queued   int      // bytes in queue
 	maxBytes int
-	gone     bool // overflowed or closed: enqueue drops everything
 
 	// ready has a value when the queue went from empty to non-empty. It
 	// is made by listen, for a stream served by its handler (stream.live):
@@ -63,6 +64,7 @@ type subscriber struct {
 	// overflowed is set when the subscriber must end (overflow); onKick
 	// tells its stream.
 	overflowed atomic.Bool
+	gone       bool // overflowed or closed: enqueue drops everything (under mu)
 	// onKick, when set (before the subscriber is registered), runs once in
 	// a goroutine of its own when the queue overflows: the stream uses it
 	// to break a write that is blocked on a client that does not read, so
