@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/hermes-hub/hermes/hub/topic"
 	"github.com/hermes-hub/hermes/transport"
@@ -80,16 +81,24 @@ func TestRegistryRemoveAndMinSeq(t *testing.T) {
 
 func TestQueueOverflowKicksSubscriber(t *testing.T) {
 	s := newSubscriber(nil, nil, 10)
+	kicked := make(chan struct{})
+	s.onKick = func() { close(kicked) }
 	if !s.enqueue(make([]byte, 6)) {
 		t.Fatal("first frame refused")
+	}
+	if s.kicked() {
+		t.Fatal("subscriber kicked within its bound")
 	}
 	if s.enqueue(make([]byte, 6)) {
 		t.Fatal("frame past the byte bound accepted")
 	}
-	select {
-	case <-s.kick:
-	default:
+	if !s.kicked() {
 		t.Fatal("overflowing subscriber not kicked")
+	}
+	select {
+	case <-kicked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("overflowing subscriber's stream not told (onKick)")
 	}
 	if wrote, _ := s.writeQueued(io.Discard); wrote {
 		t.Fatal("an overflowed subscriber still has a queue")

@@ -117,7 +117,6 @@ func (st *stream) takeOver(chunked bool) bool {
 	now := time.Now()
 	c := &h1conn{st: st, conn: conn, chunked: chunked, lastWrite: now, watchedFD: -1}
 	c.timer = time.AfterFunc(math.MaxInt64, c.wake)
-	h.writers.track(c)
 	h.writers.watcher.watch(c)
 
 	st.stopMu.Lock()
@@ -129,7 +128,11 @@ func (st *stream) takeOver(chunked bool) bool {
 	st.w, st.rc = nil, nil
 	st.stopMu.Unlock()
 
-	st.hook(context.AfterFunc(h.stopping, c.drain)) // Shutdown's drain
+	if h.stopping.Err() != nil {
+		// Shutdown's drain started; its walk (drainTakenOver) may have
+		// passed this stream before it had a connection.
+		c.drain()
+	}
 	c.mu.Lock()
 	c.arm(now)
 	c.mu.Unlock()
@@ -384,7 +387,6 @@ func (c *h1conn) finish(reason string, broken bool) {
 	}
 	h.writers.watcher.unwatch(c)
 	_ = c.conn.Close()
-	h.writers.forget(c)
 	if reason == DisconnectOverflow && st.s.kicked() {
 		st.warnOverflow()
 	}

@@ -137,7 +137,7 @@ func TestH1FramesWithinTheWindowShareOneWrite(t *testing.T) {
 	// Wide enough that three publishes on a loaded machine fit in it.
 	h.coalesce = 5 * time.Second
 	rs := dialRaw(t, srv, "HTTP/1.1", "topic=t")
-	eventually(t, "the takeover", func() bool { return len(h.writers.open()) == 1 })
+	eventually(t, "the takeover", func() bool { return len(h.takenOverConns()) == 1 })
 	var want strings.Builder
 	for i := range 3 {
 		id := fmt.Sprintf("c%d", i)
@@ -184,10 +184,10 @@ func TestH1ClosedConnectionNoticedAtNextHeartbeat(t *testing.T) {
 	if data, _ := rs.chunk(t); string(data) != ":\n" {
 		t.Fatalf("first chunk %q", data)
 	}
-	eventually(t, "the takeover", func() bool { return len(h.writers.open()) == 1 })
+	eventually(t, "the takeover", func() bool { return len(h.takenOverConns()) == 1 })
 	rs.conn.Close()
 	// One heartbeat, now.
-	for _, c := range h.writers.open() {
+	for _, c := range h.takenOverConns() {
 		c.mu.Lock()
 		c.lastWrite = time.Now().Add(-time.Hour)
 		c.mu.Unlock()
@@ -204,7 +204,7 @@ func TestH1ClosedConnectionNoticedAtNextHeartbeat(t *testing.T) {
 func TestH1ClosedIdleConnectionNoticedWithoutHeartbeat(t *testing.T) {
 	h, srv, rec := newOpsHub(t, Config{Anonymous: true})
 	rs := dialRaw(t, srv, "HTTP/1.1", "topic=t")
-	eventually(t, "the takeover", func() bool { return len(h.writers.open()) == 1 })
+	eventually(t, "the takeover", func() bool { return len(h.takenOverConns()) == 1 })
 	rs.conn.Close()
 	eventually(t, "the disconnect", func() bool { return rec.snapshot().disconnects[DisconnectClient] == 1 })
 }
@@ -225,7 +225,7 @@ func TestH1StuckClientDisconnectedAtWriteDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(conn, "GET %s?topic=t HTTP/1.1\r\nHost: hub.test\r\n\r\n", Path)
-	eventually(t, "the stuck client's takeover", func() bool { return len(h.writers.open()) == 1 })
+	eventually(t, "the stuck client's takeover", func() bool { return len(h.takenOverConns()) == 1 })
 	healthy := openStream(t, srv, "topic=t", nil)
 
 	big := strings.Repeat("x", 512<<10)
@@ -257,7 +257,7 @@ func TestH1IdleSubscribersCostNoGoroutine(t *testing.T) {
 	h, srv, _ := newOpsHub(t, Config{Anonymous: true, Heartbeat: 200 * time.Millisecond})
 	// The first takeover starts the close watcher's one goroutine.
 	dialRaw(t, srv, "HTTP/1.1", "topic=warmup")
-	eventually(t, "the first takeover", func() bool { return len(h.writers.open()) == 1 })
+	eventually(t, "the first takeover", func() bool { return len(h.takenOverConns()) == 1 })
 	settled := func(want int) func() bool {
 		return func() bool {
 			runtime.Gosched()
@@ -269,7 +269,7 @@ func TestH1IdleSubscribersCostNoGoroutine(t *testing.T) {
 	for i := range n {
 		dialRaw(t, srv, "HTTP/1.1", "topic=idle"+strconv.Itoa(i))
 	}
-	eventually(t, "every takeover", func() bool { return len(h.writers.open()) == n+1 })
+	eventually(t, "every takeover", func() bool { return len(h.takenOverConns()) == n+1 })
 	// Heartbeats come and go meanwhile; none of them leaves a goroutine.
 	eventually(t, fmt.Sprintf("goroutines back to %d+5 (now %d)", base, runtime.NumGoroutine()), settled(base+5))
 	if got := h.Subscribers(); got != n+1 {
@@ -290,7 +290,7 @@ func TestH1ShutdownDrainEndsTakenOverStreamsCleanly(t *testing.T) {
 		}
 		streams = append(streams, rs)
 	}
-	eventually(t, "the takeovers", func() bool { return len(h.writers.open()) == 3 })
+	eventually(t, "the takeovers", func() bool { return len(h.takenOverConns()) == 3 })
 	done := make(chan error, 1)
 	go func() { done <- h.Shutdown(t.Context(), 300*time.Millisecond) }()
 	for _, rs := range streams {
@@ -304,7 +304,7 @@ func TestH1ShutdownDrainEndsTakenOverStreamsCleanly(t *testing.T) {
 	if got := rec.snapshot().disconnects[DisconnectShutdown]; got != 3 {
 		t.Errorf("%d shutdown disconnects, want 3", got)
 	}
-	if n := len(h.writers.open()); n != 0 {
+	if n := len(h.takenOverConns()); n != 0 {
 		t.Errorf("%d taken-over connections still open", n)
 	}
 }

@@ -19,9 +19,10 @@
 //
 // The other locks are leaves too, never held while taking one of the
 // above: activeSubscriptions.mu (the subscription API's list), slots.mu
-// (admission), stream.stopMu and stream.ioMu (one stream's end and its
-// write in progress). A stream's teardown (stream.close) takes registry.mu
-// with none of them held.
+// (admission), openStreams.mu (the hub's open streams, copied out before
+// anyone acts on them), stream.stopMu and stream.ioMu (one stream's end
+// and its write in progress). A stream's teardown (stream.close) takes
+// registry.mu with none of them held.
 package hub
 
 import (
@@ -71,7 +72,9 @@ type Hub struct {
 	closeErr  error
 
 	overflows atomic.Uint64
-	losses    *lossSignal // ends the open streams on a loss of history (loss.go)
+	// open is the set of open streams, walked to end them on a shutdown
+	// or a loss of history (openstreams.go).
+	open openStreams
 
 	// replayBudget bounds the history all replays hold at once.
 	replayBudget *transport.Budget
@@ -95,7 +98,6 @@ func New(cfg Config) (*Hub, error) {
 		bodies:     &bodyBudget{max: cfg.BodyBytesInFlight},
 		dispatched: make(chan struct{}),
 		stateDone:  make(chan struct{}),
-		losses:     newLossSignal(),
 
 		replayBudget: transport.NewBudget(cfg.ReplayMemory),
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -29,6 +30,8 @@ import (
 //	HERMES_IDLE_N=19000 go test ./hub -run '^$' -bench IdleSubscriberMemory -benchtime 1x
 //
 // HERMES_IDLE_N is the number of subscribers (default 2000);
+// HERMES_IDLE_HEAPPROFILE=file writes a heap profile while they are
+// connected;
 // HERMES_IDLE_SUBSCRIPTIONS=0 turns subscription events off (on by
 // default, as the goal asks).
 func BenchmarkIdleSubscriberMemory(b *testing.B) {
@@ -125,10 +128,25 @@ func measureIdleSubscribers(b *testing.B, n int, withSubscriptions bool) (bytesP
 	connected := time.Since(start)
 	after := settledMemory()
 	goroutinesAfter := runtime.NumGoroutine()
+	if path := os.Getenv("HERMES_IDLE_HEAPPROFILE"); path != "" {
+		// What the idle subscribers hold: go tool pprof -sample_index=inuse_space
+		writeHeapProfile(b, path)
+	}
 	delta := float64(after - before)
 	b.Logf("%d idle subscribers (subscriptions %v) connected in %v: heap+stack %+.1f MiB, %.0f B each, %.2f goroutines each",
 		n, withSubscriptions, connected.Round(time.Millisecond), delta/(1<<20), delta/float64(n), float64(goroutinesAfter-goroutinesBefore)/float64(n))
 	return delta / float64(n), float64(goroutinesAfter-goroutinesBefore) / float64(n)
+}
+
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // settledMemory is HeapInuse+StackInuse after garbage collection.

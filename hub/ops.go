@@ -171,6 +171,7 @@ func (h *Hub) Shutdown(ctx context.Context, drain time.Duration) error {
 		h.drain = max(drain, 0)
 		close(h.draining)
 		h.stopStarting()
+		h.drainTakenOver()
 		h.log.Info("draining streams", "streams", h.Subscribers(), "drain", h.drain)
 
 		done := make(chan struct{})
@@ -184,7 +185,7 @@ func (h *Hub) Shutdown(ctx context.Context, drain time.Duration) error {
 		case <-ctx.Done():
 		}
 		// Past the window (or out of time): end whatever is left now.
-		h.cancel()
+		h.cutStreams()
 		select {
 		case <-done:
 		case <-ctx.Done():
@@ -201,7 +202,7 @@ func (h *Hub) Shutdown(ctx context.Context, drain time.Duration) error {
 func (h *Hub) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
 		err := h.Shutdown(ctx, 0)
-		h.cancel()
+		h.cutStreams()
 		// The lease keeper may be storing subscription events: it ends
 		// with h.ctx, and the lease with it, before the transport closes.
 		err = errors.Join(err, h.leaveSubscriptions(ctx))

@@ -64,7 +64,55 @@ type grantGroup struct {
 // fast and positions to remove in O(1) when many subscribers share a topic.
 type bucket struct {
 	subs []*subscriber
-	pos  map[*subscriber]int
+	// pos indexes subs once the bucket passes smallBucket subscribers;
+	// below, a scan of subs is as fast, and a map per bucket would cost
+	// every subscriber of a topic of its own (a user's private topic) a
+	// few hundred bytes (design.md, "Memory per idle subscriber").
+	pos map[*subscriber]int
+}
+
+const smallBucket = 16
+
+// index returns s's position in b.subs.
+func (b *bucket) index(s *subscriber) (int, bool) {
+	if b.pos != nil {
+		i, ok := b.pos[s]
+		return i, ok
+	}
+	for i, x := range b.subs {
+		if x == s {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// push appends s, which is not in b.
+func (b *bucket) push(s *subscriber) {
+	b.subs = append(b.subs, s)
+	switch {
+	case b.pos != nil:
+		b.pos[s] = len(b.subs) - 1
+	case len(b.subs) > smallBucket:
+		b.pos = make(map[*subscriber]int, len(b.subs))
+		for i, x := range b.subs {
+			b.pos[x] = i
+		}
+	}
+}
+
+// drop removes s, at position i, by moving the last subscriber there.
+func (b *bucket) drop(s *subscriber, i int) {
+	last := len(b.subs) - 1
+	b.subs[i] = b.subs[last]
+	b.subs[last] = nil
+	b.subs = b.subs[:last]
+	if b.pos != nil {
+		if i < last {
+			b.pos[b.subs[i]] = i
+		}
+		delete(b.pos, s)
+	}
 }
 
 func newRegistry(lastSeq uint64) *registry {
@@ -104,14 +152,13 @@ func (r *registry) attach(s *subscriber, minSeq uint64, from stateFrom) (attach 
 		}
 		b := r.exact[key]
 		if b == nil {
-			b = &bucket{pos: make(map[*subscriber]int)}
+			b = &bucket{}
 			r.exact[key] = b
 		}
-		if _, dup := b.pos[s]; dup {
+		if _, dup := b.index(s); dup {
 			continue
 		}
-		b.pos[s] = len(b.subs)
-		b.subs = append(b.subs, s)
+		b.push(s)
 	}
 	if s.grant != nil {
 		g := r.groups[s.grant]
@@ -147,16 +194,11 @@ func (r *registry) remove(s *subscriber) {
 		if b == nil {
 			continue
 		}
-		i, ok := b.pos[s]
+		i, ok := b.index(s)
 		if !ok {
 			continue
 		}
-		last := len(b.subs) - 1
-		b.subs[i] = b.subs[last]
-		b.pos[b.subs[i]] = i
-		b.subs[last] = nil
-		b.subs = b.subs[:last]
-		delete(b.pos, s)
+		b.drop(s, i)
 		if len(b.subs) == 0 {
 			delete(r.exact, key)
 		}

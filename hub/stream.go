@@ -28,11 +28,18 @@ type stream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// prev and next link the stream into Hub.open while linked
+	// (openstreams.go), guarded by its lock.
+	prev, next *stream
+
 	stopMu     sync.Mutex
-	stopReason string        // the first reason stop was given
-	unhooks    []func() bool // context.AfterFunc registrations, undone by close
-	closed     bool
+	stopReason string  // the first reason stop was given
 	conn       *h1conn // set when the connection was taken over (h1conn.go)
+	closed     bool
+	// linked is next to closed (not next to prev and next, which it goes
+	// with) so that the two share a word: a stream is kept per idle
+	// subscriber.
+	linked bool
 
 	// The response, written by the handler goroutine.
 	w  http.ResponseWriter
@@ -57,21 +64,12 @@ func (h *Hub) newStream(w http.ResponseWriter, r *http.Request, sub *subscriptio
 	return st
 }
 
-// stopOn ends the stream with reason when ctx is done. It costs no
-// goroutine while ctx is not done (context.AfterFunc).
-func (st *stream) stopOn(ctx context.Context, reason string) {
-	st.hook(context.AfterFunc(ctx, func() { st.stop(reason) }))
-}
-
-// hook keeps a context.AfterFunc registration for close to undo.
-func (st *stream) hook(unhook func() bool) {
+// takenOver returns the stream's taken-over connection, or nil while its
+// handler serves it.
+func (st *stream) takenOver() *h1conn {
 	st.stopMu.Lock()
 	defer st.stopMu.Unlock()
-	if st.closed {
-		unhook()
-		return
-	}
-	st.unhooks = append(st.unhooks, unhook)
+	return st.conn
 }
 
 // stop asks the stream to end for reason; the first reason given wins. An
@@ -101,8 +99,8 @@ func (st *stream) stopped() string {
 	return st.stopReason
 }
 
-// close tears the stream down once it has ended for reason: unregistered
-// first, then its end events (subscriptions.go), its matchers and its slot
+// close tears the stream down once it has ended for reason: out of the
+// hub's open streams and unregistered first, then its end events (subscriptions.go), its matchers and its slot
 // given back. It runs once.
 func (st *stream) close(reason string) {
 	st.stopMu.Lock()
@@ -111,14 +109,11 @@ func (st *stream) close(reason string) {
 		return
 	}
 	st.closed = true
-	unhooks, cancel := st.unhooks, st.cancel
-	st.unhooks = nil
+	cancel := st.cancel
 	st.stopMu.Unlock()
-	for _, unhook := range unhooks {
-		unhook()
-	}
 	cancel()
 	h := st.h
+	h.open.remove(st)
 	h.reg.remove(st.s)
 	st.s.end()
 	h.subscriptionsClosed(st.s) // end events, after removal
@@ -126,7 +121,7 @@ func (st *stream) close(reason string) {
 	st.release(reason)
 }
 
-// errOverflow ends a stream whose queue overflowed (subscriber.kick).
+// errOverflow ends a stream whose queue overflowed (subscriber.kicked).
 var errOverflow = errors.New("subscriber queue overflow")
 
 // guarded runs fn, which writes to the client, with a fresh write deadline
@@ -282,9 +277,11 @@ func (st *stream) live() string {
 	// On shutdown each stream ends at its own random moment of the drain.
 	draining := st.h.draining
 	var drained <-chan time.Time
+	// An overflow ends the stream through onKick (stop), as ctx.
+	ready := st.s.listen()
 	for {
 		select {
-		case <-st.s.ready:
+		case <-ready:
 			wrote := false
 			err := st.guarded(func() error {
 				var err error
@@ -307,9 +304,6 @@ func (st *stream) live() string {
 				return st.writeFailed(err)
 			}
 			beatTimer.Reset(st.h.cfg.Heartbeat)
-		case <-st.s.kick:
-			st.warnOverflow()
-			return DisconnectOverflow
 		case <-end:
 			st.endCleanly()
 			return DisconnectDeadline

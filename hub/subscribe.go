@@ -317,12 +317,14 @@ func (st *stream) run(cur cursor, takeOver, chunked bool) {
 			st.close(reason)
 		}
 	}()
-	// The stream ends when the hub cuts the streams left at the end of a
-	// shutdown, replay included.
-	st.stopOn(h.ctx, DisconnectShutdown)
-	// A loss of history from here on ends the stream, replay included
-	// (loss.go): the client resumes from what history holds.
-	st.stopOn(h.losses.current(), DisconnectError)
+	// From here on the stream is one of the hub's open streams
+	// (openstreams.go), replay included: a loss of history ends it
+	// (loss.go), and so does the cut at the end of a shutdown, which it
+	// checks itself in case the cut's walk came just before it was added.
+	h.open.add(st)
+	if h.ctx.Err() != nil {
+		st.stop(DisconnectShutdown)
+	}
 
 	// Subscription creation events: legacy ones before registration (and
 	// before the hand-off reads the transport's last Seq), modern ones after

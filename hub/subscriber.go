@@ -3,6 +3,7 @@ package hub
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,8 +28,6 @@ type subscriber struct {
 	// id names the connection in subscription events and the API: random,
 	// one per connection, never taken from the client (EVT-3).
 	id string
-	// annotate: frames get the routing comments of hermes.js (annotate.go).
-	annotate bool
 	// since is when the stream opened: the subscription API lists the
 	// oldest first.
 	since time.Time
@@ -42,21 +41,30 @@ type subscriber struct {
 	// registered and group are the registry's (under registry.mu): group
 	// is the entry of grant in the registry's grant index.
 	registered bool
-	group      *grantGroup
+	// annotate: frames get the routing comments of hermes.js (annotate.go).
+	// Next to registered, to share its word: a subscriber is kept per
+	// idle connection (design.md, "Memory per idle subscriber").
+	annotate bool
+	group    *grantGroup
 
 	mu       sync.Mutex
 	queue    [][]byte
 	spare    [][]byte // the previously drained queue, reused to avoid allocations
 	queued   int      // bytes in queue
 	maxBytes int
-	gone     bool // overflowed or closed: enqueue drops everything
 
-	ready chan struct{} // has a value when the queue went from empty to non-empty
+	// ready has a value when the queue went from empty to non-empty. It
+	// is made by listen, for a stream served by its handler (stream.live):
+	// a taken-over one, woken through notify, never pays for it.
+	ready chan struct{}
 	// notify, when set (setNotify), is called instead of signalling ready:
 	// a connection served by the writer pool is woken through it
 	// (h1conn.go). It is called without s.mu held.
 	notify func()
-	kick   chan struct{} // closed when the subscriber must end (overflow)
+	// overflowed is set when the subscriber must end (overflow); onKick
+	// tells its stream.
+	overflowed atomic.Bool
+	gone       bool // overflowed or closed: enqueue drops everything (under mu)
 	// onKick, when set (before the subscriber is registered), runs once in
 	// a goroutine of its own when the queue overflows: the stream uses it
 	// to break a write that is blocked on a client that does not read, so
@@ -72,8 +80,6 @@ func newSubscriber(matchers []*topic.Matcher, grant *auth.Grant, maxBytes int) *
 		id:       "urn:uuid:" + uuid.NewString(),
 		since:    time.Now(),
 		maxBytes: maxBytes,
-		ready:    make(chan struct{}, 1),
-		kick:     make(chan struct{}),
 	}
 }
 
@@ -113,8 +119,8 @@ func (s *subscriber) enqueue(b []byte) bool {
 	if s.queued+len(b) > s.maxBytes {
 		s.gone = true
 		s.queue, s.queued = nil, 0
+		s.overflowed.Store(true)
 		s.mu.Unlock()
-		close(s.kick)
 		if s.onKick != nil {
 			// Not inline: enqueue runs under the registry lock, and
 			// interrupting an HTTP/2 write goes through the connection's
@@ -126,19 +132,34 @@ func (s *subscriber) enqueue(b []byte) bool {
 	wasEmpty := len(s.queue) == 0
 	s.queue = append(s.queue, b)
 	s.queued += len(b)
-	notify := s.notify
+	notify, ready := s.notify, s.ready
 	s.mu.Unlock()
 	if wasEmpty {
 		if notify != nil {
 			notify()
-		} else {
+		} else if ready != nil {
 			select {
-			case s.ready <- struct{}{}:
+			case ready <- struct{}{}:
 			default:
 			}
 		}
 	}
 	return true
+}
+
+// listen returns the channel that has a value when frames were queued,
+// making it on the first call; it has one already when frames are queued
+// now.
+func (s *subscriber) listen() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready == nil {
+		s.ready = make(chan struct{}, 1)
+		if len(s.queue) > 0 {
+			s.ready <- struct{}{}
+		}
+	}
+	return s.ready
 }
 
 // setNotify makes f the way s signals that its queue went from empty to
@@ -192,12 +213,7 @@ func (s *subscriber) pending() bool {
 
 // kicked reports whether the subscriber overflowed.
 func (s *subscriber) kicked() bool {
-	select {
-	case <-s.kick:
-		return true
-	default:
-		return false
-	}
+	return s.overflowed.Load()
 }
 
 // end marks the subscriber gone so later enqueues are dropped.

@@ -69,8 +69,18 @@ func entrySize(ev *transport.Event) int {
 	return n
 }
 
-// push keeps ev, dropping the oldest events past the bounds.
+// push keeps ev, dropping the oldest events past the bounds. What it keeps
+// is a copy of ev without its data: a kept event is only ever written as
+// its frame, which holds the data already, and with an event kept per open
+// subscription the data twice would cost each subscriber its document
+// again (design.md, "Memory per idle subscriber").
 func (l *stateLog) push(ev *transport.Event, pos uint64) {
+	if ev.Frame == nil {
+		ev.Frame = encodeEvent(ev)
+	}
+	kept := *ev
+	kept.Data = ""
+	ev = &kept
 	l.n++
 	l.entries = append(l.entries, stateEntry{ev: ev, n: l.n, pos: pos})
 	l.bytes += entrySize(ev)

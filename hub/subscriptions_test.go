@@ -424,10 +424,26 @@ func TestAPI2_EncodedSlashesAreNotRedirected(t *testing.T) {
 }
 
 // keptEvents returns the subscription events the hub keeps.
+// keptEvents returns the kept subscription events, each with its data
+// read back from its frame: the log keeps no data of its own
+// (stateLog.push), only what it sends.
 func keptEvents(h *Hub) []*transport.Event {
 	h.reg.mu.Lock()
-	defer h.reg.mu.Unlock()
-	return h.reg.state.since(stateFrom{ok: true})
+	kept := h.reg.state.since(stateFrom{ok: true})
+	h.reg.mu.Unlock()
+	out := make([]*transport.Event, 0, len(kept))
+	for _, ev := range kept {
+		c := *ev
+		var data []string
+		for _, line := range strings.Split(string(ev.Frame), "\n") {
+			if d, ok := strings.CutPrefix(line, "data: "); ok {
+				data = append(data, d)
+			}
+		}
+		c.Data = strings.Join(data, "\n")
+		out = append(out, &c)
+	}
+	return out
 }
 
 func TestLEG18_SubscriptionLifecycleEvents(t *testing.T) {

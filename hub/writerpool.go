@@ -24,7 +24,6 @@ type writerPool struct {
 	queue   []*h1conn
 	head    int // queue[head:] is waiting
 	running int
-	conns   map[*h1conn]struct{} // open taken-over connections
 
 	watcher closeWatcher // notices idle connections closed by their client
 }
@@ -35,7 +34,7 @@ type writerPool struct {
 const writersPerProc = 8
 
 func newWriterPool() *writerPool {
-	return &writerPool{max: max(4, writersPerProc*runtime.GOMAXPROCS(0)), conns: make(map[*h1conn]struct{})}
+	return &writerPool{max: max(4, writersPerProc*runtime.GOMAXPROCS(0))}
 }
 
 // submit queues c and starts a worker if fewer than max are running. The
@@ -75,28 +74,4 @@ func (p *writerPool) work() {
 		p.mu.Unlock()
 		c.run()
 	}
-}
-
-// track and forget keep the set of open taken-over connections.
-func (p *writerPool) track(c *h1conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.conns[c] = struct{}{}
-}
-
-func (p *writerPool) forget(c *h1conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.conns, c)
-}
-
-// open returns the open taken-over connections.
-func (p *writerPool) open() []*h1conn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]*h1conn, 0, len(p.conns))
-	for c := range p.conns {
-		out = append(out, c)
-	}
-	return out
 }
