@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -286,10 +287,15 @@ func freeAddr(t *testing.T, udpToo bool) string {
 			c.Close()
 		}
 	}()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 200 {
+		// Below the kernel's ephemeral range (Linux: 32768 and up): the
+		// port is named now and bound later, and meanwhile every
+		// outgoing connection and ":0" listener of the tests running
+		// beside this one draws from the ephemeral range.
+		port := 20000 + mrand.IntN(12000)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
-			t.Fatal(err)
+			continue // taken
 		}
 		held = append(held, ln)
 		addr := ln.Addr().(*net.TCPAddr)
