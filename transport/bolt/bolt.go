@@ -300,13 +300,11 @@ func (t *Transport) loadFirst(c *bbolt.Cursor) error {
 // sets ev.Time to the current time when it is zero. It returns once the
 // transaction holding the event is committed.
 func (t *Transport) Append(ctx context.Context, ev *transport.Event) error {
-	if ev == nil {
-		return errors.New("bolt: append: nil event")
+	evs := []*transport.Event{ev}
+	if err := transport.CheckAppend(evs); err != nil {
+		return fmt.Errorf("bolt: append: %w", err)
 	}
-	if len(ev.ID) > MaxIDLength {
-		return fmt.Errorf("bolt: append: id of %d bytes, longer than %d", len(ev.ID), MaxIDLength)
-	}
-	return t.submit(ctx, "append", []*transport.Event{ev})
+	return t.submit(ctx, "append", evs)
 }
 
 // AppendBatch stores evs durably in one transaction (one fsync), assigns
@@ -319,13 +317,8 @@ func (t *Transport) AppendBatch(ctx context.Context, evs []*transport.Event) err
 	if len(evs) == 0 {
 		return nil
 	}
-	for i, ev := range evs {
-		if ev == nil {
-			return fmt.Errorf("bolt: append batch: event %d is nil", i)
-		}
-		if len(ev.ID) > MaxIDLength {
-			return fmt.Errorf("bolt: append batch: event %d: id of %d bytes, longer than %d", i, len(ev.ID), MaxIDLength)
-		}
+	if err := transport.CheckAppend(evs); err != nil {
+		return fmt.Errorf("bolt: append batch: %w", err)
 	}
 	// The writer feeds the events after AppendBatch has returned, so it
 	// keeps its own slice: the caller may reuse evs at once.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hermes-hub/hermes/transport"
 	"github.com/hermes-hub/hermes/transport/internal/urlparams"
 )
 
@@ -18,9 +19,10 @@ const (
 	DefaultMaxBatch    = 1000
 )
 
-// MaxIDLength is the longest event id the transport stores; bbolt keys are
-// limited to 32 KiB and the id is part of an index key.
-const MaxIDLength = 16 << 10
+// MaxIDLength is the longest event id the transport stores
+// (transport.MaxIDLength); bbolt keys are limited to 32 KiB and the id is
+// part of an index key.
+const MaxIDLength = transport.MaxIDLength
 
 // Options configures a bolt transport. The zero value keeps every event
 // forever and syncs every commit.

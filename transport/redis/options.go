@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hermes-hub/hermes/transport"
 	"github.com/hermes-hub/hermes/transport/internal/urlparams"
 )
 
@@ -25,7 +26,7 @@ const (
 
 // MaxIDLength is the longest event id the transport stores, as on bolt, so
 // that a history can move between the two.
-const MaxIDLength = 16 << 10
+const MaxIDLength = transport.MaxIDLength
 
 // maxStreamName bounds the stream parameter (it is part of every key).
 const maxStreamName = 100

@@ -236,13 +236,11 @@ func (t *Transport) Stream() string { return t.opts.stream() }
 // zero. The event reaches Feed through the stream, like those of other
 // nodes.
 func (t *Transport) Append(ctx context.Context, ev *transport.Event) error {
-	if ev == nil {
-		return errors.New("redis: append: nil event")
+	evs := []*transport.Event{ev}
+	if err := transport.CheckAppend(evs); err != nil {
+		return fmt.Errorf("redis: append: %w", err)
 	}
-	if len(ev.ID) > MaxIDLength {
-		return fmt.Errorf("redis: append: id of %d bytes, longer than %d", len(ev.ID), MaxIDLength)
-	}
-	return t.submit(ctx, "append", []*transport.Event{ev})
+	return t.submit(ctx, "append", evs)
 }
 
 // AppendBatch stores evs in one script call: consecutive Seqs in slice
@@ -252,13 +250,8 @@ func (t *Transport) AppendBatch(ctx context.Context, evs []*transport.Event) err
 	if len(evs) == 0 {
 		return nil
 	}
-	for i, ev := range evs {
-		if ev == nil {
-			return fmt.Errorf("redis: append batch: event %d is nil", i)
-		}
-		if len(ev.ID) > MaxIDLength {
-			return fmt.Errorf("redis: append batch: event %d: id of %d bytes, longer than %d", i, len(ev.ID), MaxIDLength)
-		}
+	if err := transport.CheckAppend(evs); err != nil {
+		return fmt.Errorf("redis: append batch: %w", err)
 	}
 	return t.submit(ctx, "append batch", evs)
 }
