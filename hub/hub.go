@@ -33,7 +33,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/rs/cors"
@@ -51,9 +50,7 @@ type Hub struct {
 	reg     *registry
 	pool    *matcherPool // costly matchers of open streams (matcherbudget.go)
 	writers *writerPool  // writes taken-over HTTP/1.1 streams (h1conn.go)
-	// coalesce is coalesceWindow (h1conn.go); tests widen it.
-	coalesce time.Duration
-	bodies   *bodyBudget // request bodies being read (bodydeadline.go)
+	bodies  *bodyBudget  // request bodies being read (bodydeadline.go)
 
 	// ctx ends every stream when the hub closes.
 	ctx    context.Context
@@ -93,8 +90,7 @@ func New(cfg Config) (*Hub, error) {
 		log:        cfg.Logger,
 		reg:        newRegistry(cfg.Transport.LastSeq()),
 		pool:       newMatcherPool(cfg.MaxMatcherCost),
-		writers:    newWriterPool(),
-		coalesce:   coalesceWindow,
+		writers:    newWriterPool(coalesceWindow, maxCoalesceWindow),
 		bodies:     &bodyBudget{max: cfg.BodyBytesInFlight},
 		dispatched: make(chan struct{}),
 		stateDone:  make(chan struct{}),

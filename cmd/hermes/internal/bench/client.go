@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -104,6 +106,10 @@ type stream struct {
 	conn net.Conn
 	body io.ReadCloser
 	sse  *sse.Reader
+	// For a poller (pollread_linux.go), which reads conn itself: whether
+	// the body is chunked, and the bytes of it read with the headers.
+	chunked  bool
+	buffered []byte
 	// connected is how long the request took until the response headers.
 	connected time.Duration
 }
@@ -156,7 +162,7 @@ func (e *env) openStream(ctx context.Context, req streamRequest) (*stream, error
 	if bufSize == 0 {
 		bufSize = 4096
 	}
-	br := bufio.NewReaderSize(conn, bufSize)
+	br := bufio.NewReaderSize(newRawReader(conn), bufSize)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		conn.Close()
@@ -175,10 +181,13 @@ func (e *env) openStream(ctx context.Context, req streamRequest) (*stream, error
 		return nil, fmt.Errorf("content type %q, not text/event-stream", ct)
 	}
 	_ = conn.SetDeadline(time.Time{})
+	buffered, _ := br.Peek(br.Buffered())
 	return &stream{
 		conn:      conn,
 		body:      resp.Body,
 		sse:       sse.NewReader(resp.Body, bufSize, maxEventBytes),
+		chunked:   slices.Equal(resp.TransferEncoding, []string{"chunked"}),
+		buffered:  bytes.Clone(buffered),
 		connected: time.Since(start),
 	}, nil
 }
