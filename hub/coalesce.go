@@ -62,7 +62,9 @@ func (c *coalescer) clock() int64 { return int64(time.Since(c.epoch)) }
 // current is the window now.
 func (c *coalescer) current() time.Duration { return time.Duration(c.window.Load()) }
 
-// account adds a worker's run that started at start, and once a period
+// account adds a worker's run that started at start (runs of workers at
+// the same time add up, and a run waiting in the poller for room in a slow
+// client's socket counts: both are a pool falling behind), and once a period
 // has passed, moves the window by how busy the pool was in it.
 func (c *coalescer) account(start int64) {
 	now := c.clock()

@@ -171,7 +171,7 @@ func Parse(args []string, readKey func(string) ([]byte, error)) (*Options, error
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	common := []string{"hub", "jwt-key", "publisher-jwt-key", "subscriber-jwt-key", "alg", "dialect", "issuer", "audience",
-		"pid", "json", "topic-base", "local-addrs", "connect-concurrency", "connect-timeout", "progress-every"}
+		"pid", "json", "topic-base", "local-addrs", "connect-concurrency", "connect-timeout", "progress-every", "readers"}
 	var errs []error
 	for name := range given {
 		if name != "payload" && !slices.Contains(common, name) && !slices.Contains(scenarioFlags[o.Scenario], name) {
