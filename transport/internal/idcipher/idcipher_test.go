@@ -136,7 +136,7 @@ func TestDecryptRefusesOtherForms(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"", id[len(Prefix):], "URN:UUID:" + id[len(Prefix):], string(upper), id + "0", id[:len(id)-1],
-		id[:len(Prefix)+8] + "0" + id[len(Prefix)+9:], // a dash replaced
+		id[:len(Prefix)+8] + "0" + id[len(Prefix)+9:],   // a dash replaced
 		id[:len(Prefix)+14] + "7" + id[len(Prefix)+15:], // version 7
 		id[:len(Prefix)+19] + "c" + id[len(Prefix)+20:], // variant 11
 		id[:len(Prefix)+3] + "g" + id[len(Prefix)+4:],
