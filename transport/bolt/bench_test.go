@@ -25,8 +25,10 @@ func benchEvent(i int) *transport.Event {
 	}
 }
 
-// benchID is a time-ordered URN (as a UUIDv7 would be). The hub generates
-// random (v4) ids; BenchmarkAppend's random-ids cases use those.
+// benchID is a time-ordered URN (as a UUIDv7 would be). BenchmarkAppend's
+// random-ids cases use random (v4) ids instead, as the hub generated before
+// it used the transport's, and its minted cases ids from MintID, as the hub
+// generates now.
 func benchID(i int) string {
 	return fmt.Sprintf("urn:uuid:%08x-0000-7000-8000-%012x", i, uint64(i)*2654435761%(1<<48))
 }
@@ -42,9 +44,12 @@ func BenchmarkAppend(b *testing.B) {
 		appenders int
 		noSync    bool
 		randomIDs bool
+		minted    bool
 	}{
-		{"appenders=1", 1, false, false}, {"appenders=16", 16, false, false}, {"appenders=64", 64, false, false},
-		{"appenders=64/random-ids", 64, false, true}, {"appenders=64/nosync", 64, true, false}, {"appenders=64/nosync/random-ids", 64, true, true},
+		{"appenders=1", 1, false, false, false}, {"appenders=16", 16, false, false, false}, {"appenders=64", 64, false, false, false},
+		{"appenders=64/random-ids", 64, false, true, false}, {"appenders=64/minted-ids", 64, false, false, true},
+		{"appenders=64/nosync", 64, true, false, false}, {"appenders=64/nosync/random-ids", 64, true, true, false},
+		{"appenders=64/nosync/minted-ids", 64, true, false, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			tr := openTest(b, filepath.Join(b.TempDir(), "hermes.db"), Options{NoSync: c.noSync})
@@ -58,8 +63,11 @@ func BenchmarkAppend(b *testing.B) {
 					defer wg.Done()
 					for i := p; i < b.N; i += c.appenders {
 						ev := benchEvent(i)
-						if c.randomIDs {
+						switch {
+						case c.randomIDs:
 							ev.ID = fmt.Sprintf("urn:uuid:%016x-%016x", rand.Uint64(), rand.Uint64())
+						case c.minted:
+							ev.ID = tr.MintID()
 						}
 						start := time.Now()
 						if err := tr.Append(context.Background(), ev); err != nil {
