@@ -119,6 +119,11 @@ func (s *suite) testMintedUniqueAcrossReopen(t *testing.T) {
 			t.Errorf("Lookup(%q) after reopen = %d, %v; want %d", id, got, ok, seq)
 		}
 	}
+	for range 100 {
+		if id := m.MintID(); stored[id] != 0 {
+			t.Fatalf("MintID after reopen = %q, the id of event %d", id, stored[id])
+		}
+	}
 	for i := range 10 {
 		mustAppend(t, tr, sample(i)) // retention removes every minted event
 	}
