@@ -203,6 +203,19 @@ func checkAfterCrash(t *testing.T, path string, acked map[uint64]string) {
 			t.Fatalf("Lookup(%q) = %d, %v, %v; want %d", id, got, ok, err, seq)
 		}
 	}
+	// One index entry per stored event, in mint or in ids: retention
+	// removed the entries of the events it removed.
+	var entries int
+	err = tr.db.View(func(tx *bbolt.Tx) error {
+		entries = tx.Bucket(bucketMint).Stats().KeyN + tx.Bucket(bucketIDs).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries != len(stored) {
+		t.Fatalf("%d index entries for %d stored events", entries, len(stored))
+	}
 	// No id of an acknowledged event is minted again.
 	ackedIDs := make(map[string]bool, len(acked))
 	for _, id := range acked {
