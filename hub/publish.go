@@ -192,7 +192,10 @@ func (h *Hub) parseUpdate(w http.ResponseWriter, r *http.Request) (*transport.Ev
 	if len(ev.Topics) == 0 {
 		return nil, badRequest(`missing "topic" parameter`)
 	}
-	if ev.ID == "" {
+	if m, ok := h.cfg.Transport.(transport.IDMinter); ok && ev.ID == "" {
+		// Opaque ids the transport indexes in order (bolt: encrypted counters).
+		ev.ID = m.MintID()
+	} else if ev.ID == "" {
 		// v4, not v7: a time-ordered id would tell subscribers when
 		// updates they cannot read were published (REC-12).
 		ev.ID = "urn:uuid:" + uuid.NewString()

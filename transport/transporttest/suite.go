@@ -103,6 +103,10 @@ func Run(t *testing.T, f Factory) {
 	t.Run("FilteredReplayPagesInBytes", s.testFilteredPagesInBytes)
 	t.Run("FilteredReplayWaitsForBudget", s.testFilteredWaitsForBudget)
 	t.Run("FilteredReplayLongMiss", s.testFilteredLongMiss)
+	// Cases of the optional IDMinter (minted.go).
+	t.Run("REC12_MintedIDsAreOpaque", s.testMintedOpaque)
+	t.Run("REC9_MintedIDsLookup", s.testMintedLookup)
+	t.Run("MintedIDsUniqueAcrossReopen", s.testMintedUniqueAcrossReopen)
 }
 
 type suite struct{ f Factory }
