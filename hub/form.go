@@ -54,18 +54,23 @@ func formDecode(dec *strings.Builder, s string, size int) string {
 		dec.Grow(size)
 	}
 	start := dec.Len()
+	// Copied in runs between the bytes that change: most of a value is
+	// copied as it is.
+	run := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
+		switch c := s[i]; {
 		case c == '+':
+			dec.WriteString(s[run:i])
 			dec.WriteByte(' ')
+			run = i + 1
 		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			dec.WriteString(s[run:i])
 			dec.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
 			i += 2
-		default:
-			dec.WriteByte(c)
+			run = i + 1
 		}
 	}
+	dec.WriteString(s[run:])
 	return dec.String()[start:]
 }
 func isHex(c byte) bool {
