@@ -118,7 +118,7 @@ func New(cfg Config) (*Hub, error) {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
-	h.handler = securityHeaders(h.withBodyDeadline(h.withCORS(h.withSubscriptionsAPI(r))))
+	h.handler = securityHeaders(h.withBodyDeadline(h.withCORS(h.withSubscriptionsAPI(h.routePublish(r)))))
 
 	go h.run()
 	if sb, ok := cfg.Transport.(transport.StateBroadcaster); ok {
@@ -169,14 +169,38 @@ func (h *Hub) withCORS(next http.Handler) http.Handler {
 }
 
 // securityHeaders sets the headers every response of the hub carries: none of
-// them is a page to frame or sniff.
+// them is a page to frame or sniff. The values are assigned, not Set: one
+// shared slice each instead of three allocations per request (a publish
+// made about sixty); a handler that changes one replaces the slice
+// (Header.Set), it never writes into it.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Content-Security-Policy", "default-src 'self'")
+		hd["X-Content-Type-Options"] = nosniff
+		hd["X-Frame-Options"] = frameDeny
+		hd["Content-Security-Policy"] = cspSelf
 		next.ServeHTTP(w, r)
+	})
+}
+
+var (
+	nosniff   = []string{"nosniff"}
+	frameDeny = []string{"DENY"}
+	cspSelf   = []string{"default-src 'self'"}
+)
+
+// routePublish hands a publish (POST on the hub path) straight to its
+// handler. The router would reach the same handler, at the cost of its
+// regular expressions and of two copies of the request for route
+// variables the hub does not use: about a tenth of the allocations and a
+// few percent of the CPU of a publish (issue 9, durable publishing).
+func (h *Hub) routePublish(router http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == Path && r.URL.RawPath == "" {
+			h.publish(w, r)
+			return
+		}
+		router.ServeHTTP(w, r)
 	})
 }
 
