@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hermes-hub/hermes/cmd/hermes/internal/bench/sse"
+	"github.com/hermes-hub/hermes/hub/rawnet"
 )
 
 // maxEventBytes bounds one event read from the hub (data and any line).
@@ -37,7 +38,14 @@ func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	if len(d.locals) > 0 {
 		nd.LocalAddr = &net.TCPAddr{IP: d.locals[d.next.Add(1)%uint64(len(d.locals))]}
 	}
-	return nd.DialContext(ctx, network, addr)
+	c, err := nd.DialContext(ctx, network, addr)
+	if tc, ok := c.(*net.TCPConn); ok && err == nil {
+		// Raw reads and writes (package rawnet): the tool reads thousands
+		// of streams on one core, and reads bracketed as blocking system
+		// calls kept the runtime handing its processor between threads.
+		return rawnet.NewConn(tc), nil
+	}
+	return c, err
 }
 
 // defaultLocalAddrs picks the source addresses: on loopback, several
@@ -162,7 +170,7 @@ func (e *env) openStream(ctx context.Context, req streamRequest) (*stream, error
 	if bufSize == 0 {
 		bufSize = 4096
 	}
-	br := bufio.NewReaderSize(newRawReader(conn), bufSize)
+	br := bufio.NewReaderSize(conn, bufSize)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		conn.Close()

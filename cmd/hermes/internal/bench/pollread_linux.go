@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -43,6 +42,13 @@ type poller struct {
 	closed bool // the run is over: no stream is added any more
 
 	scratch []byte
+}
+
+// tcpConn is what a poller needs of a stream's connection: its
+// descriptor, and to shut its reading side (*net.TCPConn, rawnet.Conn).
+type tcpConn interface {
+	SyscallConn() (syscall.RawConn, error)
+	CloseRead() error
 }
 
 // polled is one stream on a poller.
@@ -107,7 +113,8 @@ func (ps *pollers) add(ctx context.Context, s *subscriber, st *stream) bool {
 	if len(ps.set) == 0 {
 		return false
 	}
-	tc, ok := st.conn.(*net.TCPConn)
+	// Plain TCP only: a TLS connection has no descriptor to read from.
+	tc, ok := st.conn.(tcpConn)
 	if !ok {
 		return false
 	}
