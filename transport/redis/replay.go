@@ -20,8 +20,11 @@ import (
 //     whose sizes add up to the page's limit, in one call;
 //   - with a filter, routeScript first returns, for a scan of entries, only
 //     the part of each payload that the filter reads (everything before
-//     Data) and the entry's size; the node asks the filter, and fetchScript
-//     then reads the entries it kept, as many as fit in the page.
+//     Data) and the entry's size; the node asks the filter once per entry,
+//     remembers the IDs and sizes of the entries it accepts (not their
+//     routes), and fetchScript then reads, page by page, as many of those
+//     as fit in the page. A scan thus reads each entry once, however
+//     small the pages.
 //
 // An entry's size is what the node holds once it is read: its id, its
 // payload and the fixed cost of an Event, as bolt counts a stored event.
@@ -51,9 +54,13 @@ local function entrySize(e) return 64 + #e[2][2] + #e[2][6] end
 var pageScript = goredis.NewScript(luaEntrySize + `
 local stream, after, last = KEYS[1], ARGV[1], ARGV[2]
 local limit, most = tonumber(ARGV[3]), tonumber(ARGV[4])
-local out, bytes = {}, 0
+local out, bytes, largest = {}, 0, 0
 while #out < most do
-  local want = math.min(most - #out, ` + strconv.Itoa(scriptChunk) + `)
+  -- As many entries as fit if the next are no larger than the largest
+  -- so far (one, at first), so that large entries are not read in vain.
+  local want = 1
+  if largest > 0 then want = math.floor((limit - bytes) / largest) end
+  want = math.max(1, math.min(want, most - #out, ` + strconv.Itoa(scriptChunk) + `))
   local es = redis.call('XRANGE', stream, '(' .. after, last, 'COUNT', want)
   for _, e in ipairs(es) do
     local size = entrySize(e)
@@ -63,6 +70,7 @@ while #out < most do
     end
     out[#out + 1] = e
     bytes = bytes + size
+    largest = math.max(largest, size)
     after = e[1]
   end
   if #es < want then return {1, 0, out} end
@@ -159,6 +167,10 @@ func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opt
 	off := t.offset
 	t.mu.Unlock()
 	to := toStream(until, off)
+	var scan *routeScan
+	if opts.Filter != nil {
+		scan = &routeScan{filter: opts.Filter}
+	}
 	read := func(next uint64, limit int64) ([]*transport.Event, uint64, int64, bool, error) {
 		if err := t.open(); err != nil {
 			return nil, 0, 0, false, err
@@ -170,10 +182,10 @@ func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opt
 		if from >= to {
 			return nil, next, 0, true, nil
 		}
-		if opts.Filter == nil {
+		if scan == nil {
 			return t.replayPage(ctx, from, to, limit, off)
 		}
-		return t.readFiltered(ctx, from, to, limit, off, opts.Filter)
+		return t.readFiltered(ctx, scan, from, to, limit, off)
 	}
 	return transport.ReplayPages(ctx, "redis: replay", after, until, opts.Budget, read, fn)
 }
@@ -226,69 +238,105 @@ func (t *Transport) replayPage(ctx context.Context, from, to, limit, off int64) 
 	return evs, uint64(int64(last)+off) + 1, 0, done == 1, nil
 }
 
-// readFiltered reads one page of a filtered replay: it scans the routes
-// of up to replayScan entries after stream seq from, asks filter about
-// each, and fetches those it keeps while they fit in limit bytes.
-func (t *Transport) readFiltered(ctx context.Context, from, to, limit, off int64, filter func([]string, bool) bool) ([]*transport.Event, uint64, int64, bool, error) {
-	res, err := t.run(ctx, routeScript, streamID(from), streamID(to), replayScan)
+// routeScan is the progress of a filtered replay's scan of routes.
+type routeScan struct {
+	filter  func([]string, bool) bool
+	kept    []keptEntry // accepted by the filter, not read yet, in order
+	scanned int64       // the stream seq up to which routes were read
+	done    bool        // the scan reached the end of the range
+}
+
+// keptEntry is an entry the filter accepted.
+type keptEntry struct {
+	sid  string
+	seq  int64
+	size int64
+}
+
+// readFiltered reads one page of a filtered replay: the entries after
+// stream seq from that the filter accepts, while they fit in limit bytes.
+// When the scan has no accepted entry left, it first scans the routes of
+// up to replayScan more entries.
+func (t *Transport) readFiltered(ctx context.Context, scan *routeScan, from, to, limit, off int64) ([]*transport.Event, uint64, int64, bool, error) {
+	for len(scan.kept) > 0 && scan.kept[0].seq <= from {
+		scan.kept = scan.kept[1:]
+	}
+	if len(scan.kept) == 0 {
+		if scan.done {
+			return nil, 0, 0, true, nil
+		}
+		if err := t.scanRoutes(ctx, scan, max(from, scan.scanned), to); err != nil {
+			return nil, 0, 0, false, err
+		}
+		if len(scan.kept) == 0 {
+			// Nothing accepted in this scan: resume after it (ReplayPages
+			// checks the context between scans).
+			return nil, uint64(scan.scanned+off) + 1, 0, scan.done, nil
+		}
+	}
+	if first := scan.kept[0]; first.size > limit {
+		return nil, 0, first.size, false, nil
+	}
+	var ids []any
+	var bytes int64
+	n := 0
+	for ; n < len(scan.kept) && bytes+scan.kept[n].size <= limit; n++ {
+		ids = append(ids, scan.kept[n].sid)
+		bytes += scan.kept[n].size
+	}
+	last := scan.kept[n-1].seq
+	scan.kept = scan.kept[n:]
+	start := time.Now()
+	entries, err := fetchScript.Run(ctx, t.c, t.keys[:1], ids...).Slice()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, 0, false, ctx.Err()
+		}
+		t.m.RedisError(OpReplay)
+		return nil, 0, 0, false, err
+	}
+	t.m.RedisRoundTrip(OpReplay, time.Since(start))
+	// Entries trimmed since the scan are missing: skipped, as retention
+	// during a replay wants.
+	evs, _, err := decodeEntries(entries, off)
 	if err != nil {
 		return nil, 0, 0, false, err
 	}
+	return evs, uint64(last+off) + 1, 0, scan.done && len(scan.kept) == 0, nil
+}
+
+// scanRoutes reads the routes of up to replayScan entries after stream seq
+// after, up to to, asks the filter about each and keeps those it accepts.
+func (t *Transport) scanRoutes(ctx context.Context, scan *routeScan, after, to int64) error {
+	res, err := t.run(ctx, routeScript, streamID(after), streamID(to), replayScan)
+	if err != nil {
+		return err
+	}
 	var done int64
 	if err := scanReply(res, &done); err != nil {
-		return nil, 0, 0, false, err
+		return err
 	}
 	routes, ok := res[1].([]any)
 	if !ok {
-		return nil, 0, 0, false, fmt.Errorf("unexpected script reply: routes are %T", res[1])
+		return fmt.Errorf("unexpected script reply: routes are %T", res[1])
 	}
-	resume := uint64(from+off) + 1
-	var keep []any // entry IDs
-	var bytes int64
-	full := false
+	scan.scanned = after
 	for _, r := range routes {
 		sid, s, size, route, err := routeFields(r)
 		if err != nil {
-			return nil, 0, 0, false, err
+			return err
 		}
 		topics, private, err := codec.Route(route)
 		if err != nil {
-			return nil, 0, 0, false, fmt.Errorf("event %d: %w", s, err)
+			return fmt.Errorf("event %d: %w", s, err)
 		}
-		if !filter(topics, private) {
-			resume = uint64(int64(s)+off) + 1
-			continue
+		if scan.filter(topics, private) {
+			scan.kept = append(scan.kept, keptEntry{sid: sid, seq: int64(s), size: size})
 		}
-		if bytes+size > limit {
-			if len(keep) == 0 {
-				return nil, 0, size, false, nil
-			}
-			full = true
-			break
-		}
-		keep = append(keep, sid)
-		bytes += size
-		resume = uint64(int64(s)+off) + 1
+		scan.scanned = int64(s)
 	}
-	var evs []*transport.Event
-	if len(keep) > 0 {
-		start := time.Now()
-		entries, err := fetchScript.Run(ctx, t.c, t.keys[:1], keep...).Slice()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, 0, 0, false, ctx.Err()
-			}
-			t.m.RedisError(OpReplay)
-			return nil, 0, 0, false, err
-		}
-		t.m.RedisRoundTrip(OpReplay, time.Since(start))
-		// Entries trimmed since the scan are missing: skipped, as retention
-		// during a replay wants.
-		if evs, _, err = decodeEntries(entries, off); err != nil {
-			return nil, 0, 0, false, err
-		}
-	}
-	return evs, resume, 0, done == 1 && !full, nil
+	scan.done = done == 1
+	return nil
 }
 
 // routeFields extracts one route of routeScript: the entry ID, its stream
