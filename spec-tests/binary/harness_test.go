@@ -6,18 +6,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/spec-tests/internal/hubproc"
+	"github.com/hermes-hub/hermes/spec-tests/internal/sseclient"
 )
 
 // The package is Unix-only: it stops and kills the hub with signals.
@@ -149,35 +147,9 @@ type update struct {
 // publish POSTs u with the token and returns the status and the body (the
 // event id on success). It is safe from any goroutine.
 func (h *hubProc) publish(ctx context.Context, tok string, u update) (int, string, error) {
-	form := url.Values{}
-	for _, tp := range u.topics {
-		form.Add("topic", tp)
-	}
-	if u.id != "" {
-		form.Set("id", u.id)
-	}
-	form.Set("data", u.data)
-	if u.private {
-		form.Set("private", "on")
-	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.endpoint(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return 0, "", fmt.Errorf("publish request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return 0, "", fmt.Errorf("publish %s: %w", u.id, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return resp.StatusCode, "", fmt.Errorf("publish %s: reading the answer: %w", u.id, err)
-	}
-	return resp.StatusCode, string(body), nil
+	return sseclient.Publish(ctx, h.client, h.endpoint(), tok, sseclient.Update{Topics: u.topics, ID: u.id, Data: u.data, Private: u.private})
 }
 
 // mustPublish publishes u and fails the test unless the hub answers 200
