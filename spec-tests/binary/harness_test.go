@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/spec-tests/internal/hubproc"
 	"github.com/hermes-hub/hermes/spec-tests/internal/sseclient"
 )
@@ -72,13 +71,7 @@ func startHub(t *testing.T, o hubOptions) *hubProc {
 		proc:   p,
 		dbPath: o.dbPath,
 		base:   p.URL(),
-		client: &http.Client{Transport: &http.Transport{
-			// Concurrent publishers reuse their connections instead of
-			// opening one per request (and running out of ports).
-			MaxIdleConns:        128,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     time.Minute,
-		}},
+		client: sseclient.NewHTTPClient(),
 	}
 	// Runs before hubproc's cleanup, which stops the hub.
 	t.Cleanup(h.client.CloseIdleConnections)
@@ -108,27 +101,17 @@ func (h *hubProc) waitKilled(t *testing.T) {
 	h.proc.WaitKilled(t)
 }
 
-// Tokens are minted once per package run; they never expire.
-var (
-	tokenMu    sync.Mutex
-	tokenCache = map[string]string{}
-)
+// tokens are minted once per package run; they never expire.
+var tokens = sseclient.Tokens{Key: []byte(jwtSecret)}
 
 // token mints a legacy-dialect token with the given grants. A nil slice
 // leaves the claim out.
 func token(t *testing.T, publish, subscribe []string) string {
 	t.Helper()
-	key := fmt.Sprintf("%q|%q|%v|%v", publish, subscribe, publish == nil, subscribe == nil)
-	tokenMu.Lock()
-	defer tokenMu.Unlock()
-	if tok, ok := tokenCache[key]; ok {
-		return tok
-	}
-	tok, err := auth.Mint(auth.MintOptions{Key: []byte(jwtSecret), Publish: publish, Subscribe: subscribe})
+	tok, err := tokens.Token(publish, subscribe)
 	if err != nil {
-		t.Fatalf("minting a token: %v", err)
+		t.Fatal(err)
 	}
-	tokenCache[key] = tok
 	return tok
 }
 

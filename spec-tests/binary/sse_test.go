@@ -97,14 +97,11 @@ func (s *sseStream) untilMarker(t *testing.T) []sseEvent {
 	t.Helper()
 	marker := fmt.Sprintf("marker-%d", markerSeq.Add(1))
 	s.h.mustPublish(t, update{topics: []string{s.markerTopic}, id: marker, data: "marker"})
-	var got []sseEvent
-	for {
-		ev := s.next(t)
-		if ev.ID == marker {
-			return got
-		}
-		got = append(got, ev)
+	got, err := s.Until(marker, eventTimeout)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return got
 }
 
 // expectIDs reads exactly len(want) events and checks their ids in order.

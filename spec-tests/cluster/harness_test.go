@@ -11,12 +11,10 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/spec-tests/internal/hubproc"
 	"github.com/hermes-hub/hermes/spec-tests/internal/sseclient"
 	"github.com/hermes-hub/hermes/transport/redis/redistest"
@@ -100,15 +98,11 @@ func startNode(t testing.TB, rs *redistest.Server, name string, o clusterOptions
 	}
 	p := hubproc.Start(t, hermesBin, hubproc.Options{LogOnFailure: true}, args...)
 	n := &node{
-		name:  name,
-		proc:  p,
-		base:  p.URL(),
-		admin: p.AdminURL(),
-		client: &http.Client{Transport: &http.Transport{
-			MaxIdleConns:        64,
-			MaxIdleConnsPerHost: 32,
-			IdleConnTimeout:     time.Minute,
-		}},
+		name:   name,
+		proc:   p,
+		base:   p.URL(),
+		admin:  p.AdminURL(),
+		client: sseclient.NewHTTPClient(),
 	}
 	t.Cleanup(n.client.CloseIdleConnections)
 	return n
@@ -119,25 +113,15 @@ func (n *node) endpoint() string { return n.base + "/.well-known/mercure" }
 // ---------------------------------------------------------------------------
 // Tokens
 
-var (
-	tokenMu    sync.Mutex
-	tokenCache = map[string]string{}
-)
+var tokens = sseclient.Tokens{Key: []byte(jwtSecret)}
 
 // token mints a legacy token; a nil slice leaves the claim out.
 func token(t testing.TB, publish, subscribe []string) string {
 	t.Helper()
-	key := fmt.Sprintf("%q|%q|%v|%v", publish, subscribe, publish == nil, subscribe == nil)
-	tokenMu.Lock()
-	defer tokenMu.Unlock()
-	if tok, ok := tokenCache[key]; ok {
-		return tok
-	}
-	tok, err := auth.Mint(auth.MintOptions{Key: []byte(jwtSecret), Publish: publish, Subscribe: subscribe})
+	tok, err := tokens.Token(publish, subscribe)
 	if err != nil {
-		t.Fatalf("minting a token: %v", err)
+		t.Fatal(err)
 	}
-	tokenCache[key] = tok
 	return tok
 }
 
@@ -271,14 +255,11 @@ func (s *stream) untilMarker(t testing.TB, pub *node) []sseEvent {
 // until returns the events before the one with id.
 func (s *stream) until(t testing.TB, id string) []sseEvent {
 	t.Helper()
-	var got []sseEvent
-	for {
-		ev := s.mustNext(t)
-		if ev.ID == id {
-			return got
-		}
-		got = append(got, ev)
+	got, err := s.Until(id, eventTimeout)
+	if err != nil {
+		t.Fatalf("on %s: %v", s.n.name, err)
 	}
+	return got
 }
 
 // ended waits for the stream to end and fails when an event comes

@@ -1,7 +1,7 @@
 // Package sseclient is the Mercure client of the spec-tests that run hubs
-// as processes (spec-tests/binary, spec-tests/cluster): it publishes
-// updates with the form POST and reads subscriptions as server-sent event
-// streams.
+// as processes (spec-tests/binary, spec-tests/cluster): it mints tokens,
+// publishes updates with the form POST and reads subscriptions as
+// server-sent event streams.
 //
 // It reports failures as errors instead of failing a test, so that it can
 // be used from any goroutine; the packages' harnesses turn them into test
@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hermes-hub/hermes/auth"
 )
 
 // MaxLineBytes caps one line of an event stream: a longer one ends the
@@ -280,6 +282,67 @@ func (p *Parser) line() (string, error) {
 			return "", err
 		}
 	}
+}
+
+// Until reads events until the one with id and returns those before it.
+// Each event must arrive within d; a stream that ends first or a wait
+// longer than d is an error.
+func (s *Stream) Until(id string, d time.Duration) ([]Event, error) {
+	var got []Event
+	for {
+		ev, ok, err := s.Next(d)
+		if err != nil {
+			return got, err
+		}
+		if !ok {
+			return got, fmt.Errorf("no event within %v while waiting for %q", d, id)
+		}
+		if ev.ID == id {
+			return got, nil
+		}
+		got = append(got, ev)
+	}
+}
+
+// NewHTTPClient returns a client for tests that publish concurrently:
+// publishers reuse their connections instead of opening one per request
+// (and running out of ports). The caller closes its idle connections.
+func NewHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		MaxIdleConns:        128,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     time.Minute,
+	}}
+}
+
+// Tokens mints legacy-dialect tokens signed with Key, once per set of
+// grants: minting is the slow part of a publish in a test that publishes
+// thousands of updates. Tokens never expire. It is safe for concurrent use.
+type Tokens struct {
+	Key []byte
+
+	mu    sync.Mutex
+	cache map[string]string
+}
+
+// Token returns a token granting publish and subscribe; a nil slice leaves
+// the claim out.
+func (k *Tokens) Token(publish, subscribe []string) (string, error) {
+	key := fmt.Sprintf("%q|%q|%v|%v", publish, subscribe, publish == nil, subscribe == nil)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if tok, ok := k.cache[key]; ok {
+		return tok, nil
+	}
+	tok, err := auth.Mint(auth.MintOptions{Key: k.Key, Publish: publish, Subscribe: subscribe})
+	if err != nil {
+		return "", fmt.Errorf("minting a token: %w", err)
+	}
+	if k.cache == nil {
+		k.cache = map[string]string{}
+	}
+	k.cache[key] = tok
+	return tok, nil
 }
 
 // IDs lists the ids of evs.
