@@ -2,6 +2,7 @@ package spectests_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hermes-hub/hermes/transport"
 	"github.com/hermes-hub/hermes/transport/redis"
@@ -17,6 +18,9 @@ import (
 func init() {
 	transportFactories["redis"] = func(t testing.TB, size int) (transport.Transport, error) {
 		srv := redistest.Start(t, redistest.Options{NoPersistence: true})
-		return redis.Open(redis.Options{Addrs: []string{srv.Addr}, Size: size, Logger: testLogger()})
+		// A generous IOTimeout: a script storing a large update under
+		// -race on a loaded machine may take seconds, and a timeout fails
+		// the publish (503), which is not what these tests look at.
+		return redis.Open(redis.Options{Addrs: []string{srv.Addr}, Size: size, IOTimeout: 30 * time.Second, Logger: testLogger()})
 	}
 }
