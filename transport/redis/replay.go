@@ -14,77 +14,47 @@ import (
 
 // Replays read the stream in pages bounded in bytes on the server's side,
 // so that what crosses the network and what the node holds is what the
-// replay's budget covers (issue 10 finding 2):
+// replay's budget covers (issue 10 finding 2). One script, scanScript,
+// reads a page: the entries from a position on, as long as what it returns
+// stays within the page's limit. It returns an entry whole when its
+// payload is small (up to the inline bound) and otherwise only its route:
+// the part of the payload a filter reads (everything before Data) and the
+// entry's size. The node asks the filter about every entry, keeps the
+// whole entries it accepts and reads the large ones it accepts with
+// fetchScript, in runs of consecutive entries.
 //
-//   - without a filter, pageScript returns the entries from a position on
-//     whose sizes add up to the page's limit, in one call;
-//   - with a filter, routeScript first returns, for a scan of entries, only
-//     the part of each payload that the filter reads (everything before
-//     Data) and the entry's size; the node asks the filter once per entry,
-//     remembers the IDs and sizes of the entries it accepts (not their
-//     routes), and fetchScript then reads, page by page, as many of those
-//     as fit in the page. A scan thus reads each entry once, however
-//     small the pages.
+// Without a filter the inline bound is the page's limit: a page is one
+// script call. With one it is inlineBytes, so that a refused large event
+// never leaves Redis, while small ones, which cost about what their route
+// does, come in the same call instead of a second read.
 //
 // An entry's size is what the node holds once it is read: its id, its
 // payload and the fixed cost of an Event, as bolt counts a stored event.
+// Scripts cost Redis more per entry than a plain XRANGE (the entries go
+// through Lua), the price of a page bounded before it is read.
 
 const (
-	// replayScan bounds the entries one routeScript call looks at, so that
-	// a filter refusing a long history costs several short scripts rather
-	// than one that every publisher waits behind.
-	replayScan = 1024
-	// scriptChunk is how many entries a script reads with one XRANGE: the
-	// entries of a chunk are held whole in the script's memory, so it stays
-	// small (entries may be as large as a publisher's body).
-	scriptChunk = 16
+	// inlineBytes is the largest payload a filtered scan returns whole.
+	inlineBytes = 4 << 10
+	// scriptChunk bounds the entries a script reads with one XRANGE, as
+	// pageEvents bounds the feed's: the entries of a chunk are held whole
+	// in the script's memory. The script also sizes its chunks after the
+	// largest entry it has seen, so that large entries are not read in
+	// vain.
+	scriptChunk = 256
 )
 
-// luaEntrySize is the size of an entry, e, as the replay counts it.
-const luaEntrySize = `
-local function entrySize(e) return 64 + #e[2][2] + #e[2][6] end
-`
-
-// pageScript reads one page of an unfiltered replay. KEYS[1] is the
-// stream. ARGV: the entry ID to read after (exclusive), the last entry ID
-// of the range, the page's limit in bytes, the most entries. It returns
-// {done, need, entries}: done is 1 when the range has nothing after the
-// entries; need is the size of the first entry when that alone is larger
-// than the limit (entries is then empty).
-var pageScript = goredis.NewScript(luaEntrySize + `
-local stream, after, last = KEYS[1], ARGV[1], ARGV[2]
-local limit, most = tonumber(ARGV[3]), tonumber(ARGV[4])
-local out, bytes, largest = {}, 0, 0
-while #out < most do
-  -- As many entries as fit if the next are no larger than the largest
-  -- so far (one, at first), so that large entries are not read in vain.
-  local want = 1
-  if largest > 0 then want = math.floor((limit - bytes) / largest) end
-  want = math.max(1, math.min(want, most - #out, ` + strconv.Itoa(scriptChunk) + `))
-  local es = redis.call('XRANGE', stream, '(' .. after, last, 'COUNT', want)
-  for _, e in ipairs(es) do
-    local size = entrySize(e)
-    if bytes + size > limit then
-      if #out == 0 then return {0, size, out} end
-      return {0, 0, out}
-    end
-    out[#out + 1] = e
-    bytes = bytes + size
-    largest = math.max(largest, size)
-    after = e[1]
-  end
-  if #es < want then return {1, 0, out} end
-end
-return {0, 0, out}
-`)
-
-// routeScript reads the routes of a scan of a filtered replay. KEYS[1] is
-// the stream. ARGV: the entry ID to read after (exclusive), the last entry
-// ID of the range, the most entries. It returns {done, routes} where each
-// route is {entry ID, size, the payload up to Data} (false for the payload
-// when it does not parse: the node reports the entry as corrupt); done is 1
-// when the range has nothing after the routes.
-var routeScript = goredis.NewScript(luaEntrySize + `
+// scanScript reads one page of a replay. KEYS[1] is the stream. ARGV: the
+// entry ID to read after (exclusive), the last entry ID of the range, the
+// page's limit in bytes, the most entries, the inline bound. It returns
+// {done, need, items}: done is 1 when the range has nothing after the
+// items; need is the size of the first entry when that alone, returned
+// whole, is larger than the limit (items is then empty). An item is an
+// entry as XRANGE returns it, {ID, fields}, when its payload is at most
+// the inline bound, otherwise {ID, size, route} where route is the payload
+// up to Data (false when it does not parse: the node reports the entry as
+// corrupt). A whole entry counts for its size, a route for its length.
+var scanScript = goredis.NewScript(`
 -- routeLen is the length of what precedes Data in payload d (eventcodec's
 -- form without the ID): the header, Retry, Type and the topics; nil when d
 -- does not parse.
@@ -118,31 +88,48 @@ local function routeLen(d)
   return p - 1
 end
 
-local stream, after, last, most = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
-local out = {}
+local stream, after, last = KEYS[1], ARGV[1], ARGV[2]
+local limit, most, inline = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local out, bytes, largest = {}, 0, 0
 while #out < most do
-  local want = math.min(most - #out, ` + strconv.Itoa(scriptChunk) + `)
+  -- As many entries as fit if the next cost no more than the largest so
+  -- far (one, at first).
+  local want = 1
+  if largest > 0 then want = math.floor((limit - bytes) / largest) end
+  want = math.max(1, math.min(want, most - #out, ` + strconv.Itoa(scriptChunk) + `))
   local es = redis.call('XRANGE', stream, '(' .. after, last, 'COUNT', want)
   for _, e in ipairs(es) do
     local d = e[2][6]
-    local n = routeLen(d)
-    local route = false
-    if n then route = string.sub(d, 1, n) end
-    out[#out + 1] = {e[1], entrySize(e), route}
+    local size = 64 + #e[2][2] + #d
+    local item, cost = e, size
+    if #d > inline then
+      local n = routeLen(d)
+      local route = false
+      if n then route = string.sub(d, 1, n) end
+      item, cost = {e[1], size, route}, 64 + (n or 0)
+    end
+    if bytes + cost > limit then
+      if #out == 0 then return {0, cost, out} end
+      return {0, 0, out}
+    end
+    out[#out + 1] = item
+    bytes = bytes + cost
+    largest = math.max(largest, cost)
     after = e[1]
   end
-  if #es < want then return {1, out} end
+  if #es < want then return {1, 0, out} end
 end
-return {0, out}
+return {0, 0, out}
 `)
 
-// fetchScript reads the entries of the given IDs that are still stored,
-// in the order given. KEYS[1] is the stream, ARGV the entry IDs.
+// fetchScript reads the entries still stored in runs of consecutive
+// entry IDs, in the order given. KEYS[1] is the stream; ARGV holds, for
+// each run, its first entry ID, its last, and its length.
 var fetchScript = goredis.NewScript(`
 local out = {}
-for _, id in ipairs(ARGV) do
-  local e = redis.call('XRANGE', KEYS[1], id, id)
-  if #e > 0 then out[#out + 1] = e[1] end
+for i = 1, #ARGV, 3 do
+  local es = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i + 1], 'COUNT', tonumber(ARGV[i + 2]))
+  for _, e in ipairs(es) do out[#out + 1] = e end
 end
 return out
 `)
@@ -167,10 +154,6 @@ func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opt
 	off := t.offset
 	t.mu.Unlock()
 	to := toStream(until, off)
-	var scan *routeScan
-	if opts.Filter != nil {
-		scan = &routeScan{filter: opts.Filter}
-	}
 	read := func(next uint64, limit int64) ([]*transport.Event, uint64, int64, bool, error) {
 		if err := t.open(); err != nil {
 			return nil, 0, 0, false, err
@@ -182,10 +165,7 @@ func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opt
 		if from >= to {
 			return nil, next, 0, true, nil
 		}
-		if scan == nil {
-			return t.replayPage(ctx, from, to, limit, off)
-		}
-		return t.readFiltered(ctx, scan, from, to, limit, off)
+		return t.replayPage(ctx, from, to, limit, off, opts.Filter)
 	}
 	return transport.ReplayPages(ctx, "redis: replay", after, until, opts.Budget, read, fn)
 }
@@ -209,11 +189,25 @@ func (t *Transport) run(ctx context.Context, s *goredis.Script, args ...any) ([]
 	return res, nil
 }
 
-// replayPage reads one page of an unfiltered replay: the entries after
-// stream seq from, up to to, within limit bytes.
-func (t *Transport) replayPage(ctx context.Context, from, to, limit, off int64) ([]*transport.Event, uint64, int64, bool, error) {
-	most := limit/64 + 1 // an entry counts for at least 64 bytes
-	res, err := t.run(ctx, pageScript, streamID(from), streamID(to), limit, most)
+// pageSlot is one event of a page: read whole by the scan, or to be
+// fetched (ev nil).
+type pageSlot struct {
+	seq int64
+	ev  *transport.Event
+}
+
+// replayPage reads one page of a replay: the entries after stream seq from,
+// up to to, that filter (nil: every one) accepts, within limit bytes. It
+// returns the page, the node Seq to resume from, the size of an entry
+// larger than limit when the page would start with it, and whether the
+// range is done.
+func (t *Transport) replayPage(ctx context.Context, from, to, limit, off int64, filter func([]string, bool) bool) ([]*transport.Event, uint64, int64, bool, error) {
+	inline := limit
+	if filter != nil {
+		inline = inlineBytes
+	}
+	most := limit/64 + 1 // an item counts for at least 64 bytes
+	res, err := t.run(ctx, scanScript, streamID(from), streamID(to), limit, most, inline)
 	if err != nil {
 		return nil, 0, 0, false, err
 	}
@@ -224,139 +218,124 @@ func (t *Transport) replayPage(ctx context.Context, from, to, limit, off int64) 
 	if need > 0 {
 		return nil, 0, need, false, nil
 	}
-	entries, ok := res[2].([]any)
+	items, ok := res[2].([]any)
 	if !ok {
-		return nil, 0, 0, false, fmt.Errorf("unexpected script reply: entries are %T", res[2])
+		return nil, 0, 0, false, fmt.Errorf("unexpected script reply: items are %T", res[2])
 	}
-	evs, last, err := decodeEntries(entries, off)
-	if err != nil {
-		return nil, 0, 0, false, err
-	}
-	if len(evs) == 0 {
-		return nil, 0, 0, true, nil
-	}
-	return evs, uint64(int64(last)+off) + 1, 0, done == 1, nil
-}
-
-// routeScan is the progress of a filtered replay's scan of routes.
-type routeScan struct {
-	filter  func([]string, bool) bool
-	kept    []keptEntry // accepted by the filter, not read yet, in order
-	scanned int64       // the stream seq up to which routes were read
-	done    bool        // the scan reached the end of the range
-}
-
-// keptEntry is an entry the filter accepted.
-type keptEntry struct {
-	sid  string
-	seq  int64
-	size int64
-}
-
-// readFiltered reads one page of a filtered replay: the entries after
-// stream seq from that the filter accepts, while they fit in limit bytes.
-// When the scan has no accepted entry left, it first scans the routes of
-// up to replayScan more entries.
-func (t *Transport) readFiltered(ctx context.Context, scan *routeScan, from, to, limit, off int64) ([]*transport.Event, uint64, int64, bool, error) {
-	for len(scan.kept) > 0 && scan.kept[0].seq <= from {
-		scan.kept = scan.kept[1:]
-	}
-	if len(scan.kept) == 0 {
-		if scan.done {
-			return nil, 0, 0, true, nil
-		}
-		if err := t.scanRoutes(ctx, scan, max(from, scan.scanned), to); err != nil {
+	resume := uint64(from+off) + 1
+	var slots []pageSlot
+	var runs []any // first ID, last ID, length of each run of entries to fetch
+	var bytes, lastFetch int64
+	full := false
+	for _, it := range items {
+		seq, size, whole, id, route, sid, err := scanItem(it)
+		if err != nil {
 			return nil, 0, 0, false, err
 		}
-		if len(scan.kept) == 0 {
-			// Nothing accepted in this scan: resume after it (ReplayPages
-			// checks the context between scans).
-			return nil, uint64(scan.scanned+off) + 1, 0, scan.done, nil
+		if filter != nil {
+			topics, private, err := codec.Route(route) // a whole payload reads as its route too
+			if err != nil {
+				return nil, 0, 0, false, fmt.Errorf("event %d: %w", seq, err)
+			}
+			if !filter(topics, private) {
+				resume = uint64(seq+off) + 1
+				continue
+			}
 		}
+		if bytes+size > limit {
+			if len(slots) == 0 {
+				return nil, 0, size, false, nil // a route of an entry larger than limit
+			}
+			full = true
+			break
+		}
+		var ev *transport.Event
+		if whole {
+			if ev, err = decodePayload(id, route); err != nil {
+				return nil, 0, 0, false, fmt.Errorf("event %d: %w", seq, err)
+			}
+			ev.Seq = uint64(seq + off)
+		} else {
+			if len(runs) > 0 && lastFetch == seq-1 {
+				runs[len(runs)-2] = sid
+				runs[len(runs)-1] = runs[len(runs)-1].(int) + 1
+			} else {
+				runs = append(runs, sid, sid, 1)
+			}
+			lastFetch = seq
+		}
+		slots = append(slots, pageSlot{seq, ev})
+		bytes += size
+		resume = uint64(seq+off) + 1
 	}
-	if first := scan.kept[0]; first.size > limit {
-		return nil, 0, first.size, false, nil
-	}
-	var ids []any
-	var bytes int64
-	n := 0
-	for ; n < len(scan.kept) && bytes+scan.kept[n].size <= limit; n++ {
-		ids = append(ids, scan.kept[n].sid)
-		bytes += scan.kept[n].size
-	}
-	last := scan.kept[n-1].seq
-	scan.kept = scan.kept[n:]
-	start := time.Now()
-	entries, err := fetchScript.Run(ctx, t.c, t.keys[:1], ids...).Slice()
+	fetched, err := t.fetch(ctx, runs, off)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, 0, 0, false, ctx.Err()
-		}
-		t.m.RedisError(OpReplay)
 		return nil, 0, 0, false, err
 	}
-	t.m.RedisRoundTrip(OpReplay, time.Since(start))
-	// Entries trimmed since the scan are missing: skipped, as retention
-	// during a replay wants.
+	page := make([]*transport.Event, 0, len(slots))
+	for _, s := range slots {
+		ev := s.ev
+		if ev == nil {
+			if ev = fetched[s.seq]; ev == nil {
+				continue // trimmed since the scan: skipped, as retention during a replay wants
+			}
+		}
+		page = append(page, ev)
+	}
+	return page, resume, 0, done == 1 && !full, nil
+}
+
+// fetch reads the entries of runs and returns them by stream seq.
+func (t *Transport) fetch(ctx context.Context, runs []any, off int64) (map[int64]*transport.Event, error) {
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	entries, err := t.run(ctx, fetchScript, runs...)
+	if err != nil {
+		return nil, err
+	}
 	evs, _, err := decodeEntries(entries, off)
 	if err != nil {
-		return nil, 0, 0, false, err
+		return nil, err
 	}
-	return evs, uint64(last+off) + 1, 0, scan.done && len(scan.kept) == 0, nil
+	out := make(map[int64]*transport.Event, len(evs))
+	for _, ev := range evs {
+		out[int64(ev.Seq)-off] = ev
+	}
+	return out, nil
 }
 
-// scanRoutes reads the routes of up to replayScan entries after stream seq
-// after, up to to, asks the filter about each and keeps those it accepts.
-func (t *Transport) scanRoutes(ctx context.Context, scan *routeScan, after, to int64) error {
-	res, err := t.run(ctx, routeScript, streamID(after), streamID(to), replayScan)
-	if err != nil {
-		return err
-	}
-	var done int64
-	if err := scanReply(res, &done); err != nil {
-		return err
-	}
-	routes, ok := res[1].([]any)
+// scanItem reads one item of scanScript: a whole entry (whole, with its
+// event id and its whole payload) or the route of a large one (payload is
+// the route). seq is the stream seq, size what the event counts for, sid
+// its entry ID.
+func scanItem(it any) (seq, size int64, whole bool, id string, payload []byte, sid string, err error) {
+	f, ok := it.([]any)
 	if !ok {
-		return fmt.Errorf("unexpected script reply: routes are %T", res[1])
+		return 0, 0, false, "", nil, "", fmt.Errorf("%w: unexpected replay item %T", errCorrupt, it)
 	}
-	scan.scanned = after
-	for _, r := range routes {
-		sid, s, size, route, err := routeFields(r)
+	if len(f) == 2 { // a whole entry
+		s, id, p, err := entryFields(it)
 		if err != nil {
-			return err
+			return 0, 0, false, "", nil, "", err
 		}
-		topics, private, err := codec.Route(route)
-		if err != nil {
-			return fmt.Errorf("event %d: %w", s, err)
-		}
-		if scan.filter(topics, private) {
-			scan.kept = append(scan.kept, keptEntry{sid: sid, seq: int64(s), size: size})
-		}
-		scan.scanned = int64(s)
+		return int64(s), int64(64 + len(id) + len(p)), true, id, []byte(p), "", nil
 	}
-	scan.done = done == 1
-	return nil
-}
-
-// routeFields extracts one route of routeScript: the entry ID, its stream
-// seq, its size and the payload up to Data.
-func routeFields(r any) (sid string, seq uint64, size int64, route []byte, err error) {
-	f, ok := r.([]any)
-	if !ok || len(f) != 3 {
-		return "", 0, 0, nil, fmt.Errorf("%w: unexpected route %T", errCorrupt, r)
+	if len(f) != 3 {
+		return 0, 0, false, "", nil, "", fmt.Errorf("%w: unexpected replay item of %d values", errCorrupt, len(f))
 	}
 	sid, _ = f[0].(string)
 	head, _, _ := strings.Cut(sid, "-")
-	if seq, err = strconv.ParseUint(head, 10, 63); err != nil {
-		return "", 0, 0, nil, fmt.Errorf("%w: entry ID %q", errCorrupt, sid)
+	s, err := strconv.ParseUint(head, 10, 63)
+	if err != nil {
+		return 0, 0, false, "", nil, "", fmt.Errorf("%w: entry ID %q", errCorrupt, sid)
 	}
 	if size, ok = f[1].(int64); !ok {
-		return "", 0, 0, nil, fmt.Errorf("unexpected route of entry %s: size is %T", sid, f[1])
+		return 0, 0, false, "", nil, "", fmt.Errorf("unexpected replay item of entry %s: size is %T", sid, f[1])
 	}
 	p, ok := f[2].(string)
 	if !ok { // the script found no route in the payload
-		return "", 0, 0, nil, fmt.Errorf("%w: entry %s: the payload does not parse", errCorrupt, sid)
+		return 0, 0, false, "", nil, "", fmt.Errorf("%w: entry %s: the payload does not parse", errCorrupt, sid)
 	}
-	return sid, seq, size, []byte(p), nil
+	return int64(s), size, false, "", []byte(p), sid, nil
 }

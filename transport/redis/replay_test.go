@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,8 +54,8 @@ func TestReplayCorruptEntry(t *testing.T) {
 	}
 }
 
-// FuzzRouteScript: what routeScript cuts from a payload is what eventcodec
-// reads as its route. When the script returns a route, it is a prefix of
+// FuzzRouteScript: what scanScript cuts from a payload (a large one: the
+// inline bound is 0 here) is what eventcodec reads as its route. When the script returns a route, it is a prefix of
 // the payload that decodes to the payload's route (or both fail); when it
 // finds none, the payload's route does not decode.
 func FuzzRouteScript(f *testing.F) {
@@ -82,15 +84,15 @@ func FuzzRouteScript(f *testing.F) {
 		if err := c.XAdd(ctx, &goredis.XAddArgs{Stream: keys[0], ID: "1-0", Values: []any{"i", "id", "t", "0", "d", string(payload)}}).Err(); err != nil {
 			t.Fatal(err)
 		}
-		res, err := routeScript.Run(ctx, c, keys, "0-0", "1-0", 10).Slice()
+		res, err := scanScript.Run(ctx, c, keys, "0-0", "1-0", 1<<30, 10, 0).Slice()
 		if err != nil {
 			t.Fatal(err)
 		}
-		routes := res[1].([]any)
-		if len(routes) != 1 {
-			t.Fatalf("%d routes for one entry", len(routes))
+		items := res[2].([]any)
+		if len(items) != 1 {
+			t.Fatalf("%d items for one entry", len(items))
 		}
-		_, _, size, route, rerr := routeFields(routes[0])
+		_, size, _, _, route, _, rerr := scanItem(items[0])
 		wantTopics, wantPrivate, werr := codec.Route(payload)
 		if rerr != nil {
 			if !errors.Is(rerr, errCorrupt) {
@@ -115,4 +117,50 @@ func FuzzRouteScript(f *testing.F) {
 			t.Fatalf("route %x: %q %v, the payload's: %q %v", route, topics, private, wantTopics, wantPrivate)
 		}
 	})
+}
+
+// TestReplayFilteredMixesInlineAndFetched: a filtered page holds small
+// events read whole by the scan and large ones fetched after it, in Seq
+// order, with their data, whichever of them the filter keeps.
+func TestReplayFilteredMixesInlineAndFetched(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{NoPersistence: true})
+	tr := openTest(t, srv, fastOpts("mixed"))
+	collect(tr)
+	var all []*transport.Event
+	for i := range 40 {
+		n := 10
+		if i%3 != 0 {
+			n = 2 * inlineBytes // large: fetched
+		}
+		ev := &transport.Event{ID: fmt.Sprint("e", i), Topics: []string{fmt.Sprint("t", i%4)}, Data: strings.Repeat(string(rune('a'+i%26)), n)}
+		if err := tr.Append(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, ev)
+	}
+	for _, keep := range []string{"t0", "t1", ""} {
+		var want []*transport.Event
+		for _, ev := range all {
+			if keep == "" || ev.Topics[0] == keep {
+				want = append(want, ev)
+			}
+		}
+		var got []*transport.Event
+		filter := func(topics []string, _ bool) bool { return keep == "" || topics[0] == keep }
+		err := tr.ReplayFiltered(context.Background(), 0, tr.LastSeq(), transport.ReplayOptions{Filter: filter}, func(ev *transport.Event) error {
+			got = append(got, ev)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("keep %q: %v", keep, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("keep %q: %d events, want %d", keep, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Seq != want[i].Seq || got[i].ID != want[i].ID || got[i].Data != want[i].Data {
+				t.Fatalf("keep %q: event %d is %d %q (%d bytes), want %d %q (%d bytes)", keep, i, got[i].Seq, got[i].ID, len(got[i].Data), want[i].Seq, want[i].ID, len(want[i].Data))
+			}
+		}
+	}
 }
