@@ -62,7 +62,7 @@ const (
 type Transport struct {
 	c    goredis.UniversalClient
 	opts Options
-	keys []string // events, meta, ids, next
+	keys []string // events, meta, ids, next, sizes
 	// stateKeys are the state stream and its counter (state.go).
 	stateKeys []string
 	// node identifies this node's state events, which it skips.
@@ -177,7 +177,7 @@ func New(c goredis.UniversalClient, opts Options) (*Transport, error) {
 	t := &Transport{
 		c:         c,
 		opts:      opts,
-		keys:      []string{tag + "events", tag + "meta", tag + "ids", tag + "next"},
+		keys:      []string{tag + "events", tag + "meta", tag + "ids", tag + "next", tag + "sizes"},
 		stateKeys: []string{tag + "state", tag + "state:n"},
 		node:      rand.Text(),
 		log:       opts.logger().With("transport", "redis", "stream", opts.stream()),

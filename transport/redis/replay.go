@@ -12,9 +12,18 @@ import (
 	"github.com/hermes-hub/hermes/transport"
 )
 
-// Replays read the stream in pages bounded in bytes on the server's side,
+// Replays read the stream in pages bounded in bytes before they are read,
 // so that what crosses the network and what the node holds is what the
-// replay's budget covers (issue 10 finding 2). One script, scanScript,
+// replay's budget covers (issue 10 finding 2).
+//
+// Where the append script recorded the largest entry of a block of seqs
+// (scripts.go, KEYS[5]), a page is a plain XRANGE of as many entries as
+// fit if each were that large, within the block (rangePage): the cheapest
+// read Redis has. A filter then reads each entry's topics on the node;
+// that is only done in blocks of small entries (up to inlineBytes), which
+// cost about what their routes do. Elsewhere (large entries and a filter,
+// or blocks of a stream written before the records existed), one script,
+// scanScript,
 // reads a page: the entries from a position on, as long as what it returns
 // stays within the page's limit. It returns an entry whole when its
 // payload is small (up to the inline bound) and otherwise only its route:
@@ -154,6 +163,7 @@ func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opt
 	off := t.offset
 	t.mu.Unlock()
 	to := toStream(until, off)
+	sz := &blockSizes{t: t}
 	read := func(next uint64, limit int64) ([]*transport.Event, uint64, int64, bool, error) {
 		if err := t.open(); err != nil {
 			return nil, 0, 0, false, err
@@ -164,6 +174,17 @@ func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opt
 		}
 		if from >= to {
 			return nil, next, 0, true, nil
+		}
+		bound, known, err := sz.bound(ctx, (from+1)/sizeBlock)
+		if err != nil {
+			return nil, 0, 0, false, err
+		}
+		// A plain XRANGE when many entries fit in a page even if each were
+		// the block's largest; otherwise the script, which sizes the page
+		// after the entries themselves (one large event does not make
+		// every page of its block hold one event).
+		if known && bound <= limit/minRangeCount && (opts.Filter == nil || bound <= 64+inlineBytes) {
+			return t.rangePage(ctx, from, min(to, ((from+1)/sizeBlock+1)*sizeBlock-1), to, limit, off, bound, opts.Filter)
 		}
 		return t.replayPage(ctx, from, to, limit, off, opts.Filter)
 	}
@@ -187,6 +208,109 @@ func (t *Transport) run(ctx context.Context, s *goredis.Script, args ...any) ([]
 	}
 	t.m.RedisRoundTrip(OpReplay, time.Since(start))
 	return res, nil
+}
+
+// A plain XRANGE page holds at most maxRangeCount entries, and is only
+// used where at least minRangeCount fit.
+const (
+	maxRangeCount = 4096
+	minRangeCount = 16
+)
+
+// blockSizes caches, for one replay, the largest entry of the blocks it
+// reads (with the fixed cost of an Event: what an entry of the block counts
+// for at most), fetched a few blocks at a time.
+type blockSizes struct {
+	t     *Transport
+	from  int64 // first block recorded whole; -1 until read
+	known map[int64]int64
+}
+
+// blocksAhead is how many blocks one read of the records covers.
+const blocksAhead = 16
+
+// bound returns the size bound of block b, or known=false when the block
+// has no record (a stream written before records, or a block trimmed
+// meanwhile).
+func (z *blockSizes) bound(ctx context.Context, b int64) (int64, bool, error) {
+	if n, ok := z.known[b]; ok {
+		return n, n > 0, nil
+	}
+	fields := []string{"from"}
+	for i := range int64(blocksAhead) {
+		fields = append(fields, strconv.FormatInt(b+i, 10))
+	}
+	start := time.Now()
+	vals, err := z.t.c.HMGet(ctx, z.t.keys[4], fields...).Result()
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, false, ctx.Err()
+		}
+		z.t.m.RedisError(OpReplay)
+		return 0, false, err
+	}
+	z.t.m.RedisRoundTrip(OpReplay, time.Since(start))
+	z.from = -1
+	if v, ok := vals[0].(string); ok {
+		if f, err := strconv.ParseInt(v, 10, 64); err == nil {
+			z.from = f
+		}
+	}
+	if z.known == nil {
+		z.known = make(map[int64]int64)
+	}
+	for i, v := range vals[1:] {
+		blk := b + int64(i)
+		z.known[blk] = 0 // unknown
+		s, ok := v.(string)
+		if !ok || z.from < 0 || blk < z.from {
+			continue
+		}
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+			z.known[blk] = 64 + n
+		}
+	}
+	n := z.known[b]
+	return n, n > 0, nil
+}
+
+// rangePage reads one page with a plain XRANGE: the entries after stream
+// seq from, up to end (within one block), as many as fit in limit if each
+// were bound bytes, that filter (nil: every one) accepts. to is the
+// replay's last stream seq.
+func (t *Transport) rangePage(ctx context.Context, from, end, to, limit, off, bound int64, filter func([]string, bool) bool) ([]*transport.Event, uint64, int64, bool, error) {
+	count := min(limit/bound, end-from, maxRangeCount)
+	start := time.Now()
+	res, err := t.c.Do(ctx, "XRANGE", t.keys[0], "("+streamID(from), streamID(end), "COUNT", count).Slice()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, 0, false, ctx.Err()
+		}
+		t.m.RedisError(OpReplay)
+		return nil, 0, 0, false, err
+	}
+	t.m.RedisRoundTrip(OpReplay, time.Since(start))
+	evs, last, err := decodeEntries(res, off)
+	if err != nil {
+		return nil, 0, 0, false, err
+	}
+	resume := uint64(int64(last)+off) + 1
+	done := false
+	if int64(len(evs)) < count {
+		// Nothing more up to end: the page resumes after it.
+		resume, done = uint64(end+off)+1, end == to
+	}
+	if filter != nil {
+		kept := evs[:0]
+		for _, ev := range evs {
+			if filter(ev.Topics, ev.Private) {
+				kept = append(kept, ev)
+			}
+		}
+		clear(evs[len(kept):])
+		evs = kept
+	}
+	return evs, resume, 0, done, nil
 }
 
 // pageSlot is one event of a page: read whole by the scan, or to be

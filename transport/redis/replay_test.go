@@ -164,3 +164,131 @@ func TestReplayFilteredMixesInlineAndFetched(t *testing.T) {
 		}
 	}
 }
+
+// evalCalls is how many scripts Redis has run (EVALSHA and EVAL).
+func evalCalls(t *testing.T, c *goredis.Client) int64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, line := range strings.Split(info, "\n") {
+		if !strings.HasPrefix(line, "cmdstat_evalsha:") && !strings.HasPrefix(line, "cmdstat_eval:") {
+			continue
+		}
+		_, rest, _ := strings.Cut(line, "calls=")
+		v, _, _ := strings.Cut(rest, ",")
+		var k int64
+		_, _ = fmt.Sscan(v, &k)
+		n += k
+	}
+	return n
+}
+
+// TestReplaySizeRecords: appends record the largest entry of each block
+// of seqs, retention drops the records of blocks it removed whole, and a
+// replay over blocks of small entries reads them with plain XRANGEs (no
+// script) while one over a block holding a large entry uses the script;
+// both deliver every event.
+func TestReplaySizeRecords(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{NoPersistence: true})
+	tr := openTest(t, srv, Options{Stream: "sizes", Size: 3 * sizeBlock})
+	collect(tr)
+	c := rawClient(t, srv)
+	ctx := context.Background()
+	evs := make([]*transport.Event, 3*sizeBlock)
+	for i := range evs {
+		evs[i] = &transport.Event{ID: fmt.Sprint(i), Topics: []string{"t"}, Data: "x"}
+	}
+	evs[sizeBlock+5].Data = strings.Repeat("y", 100<<10) // in block 1
+	if err := tr.AppendBatch(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := c.HGetAll(ctx, tr.keys[4]).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec["from"] != "0" || rec["0"] == "" || rec["1"] == "" || rec["2"] == "" {
+		t.Fatalf("records %v, want from 0 and blocks 0 to 3", rec)
+	}
+	if n, want := rec["1"], fmt.Sprint(len(encodePayload(evs[sizeBlock+5]))+len(evs[sizeBlock+5].ID)); n != want {
+		t.Fatalf("block 1 records %s bytes, want %s", n, want)
+	}
+	replay := func(after, until uint64, filter func([]string, bool) bool) (n int, scripts int64) {
+		before := evalCalls(t, c)
+		err := tr.ReplayFiltered(ctx, after, until, transport.ReplayOptions{Filter: filter}, func(ev *transport.Event) error {
+			if want := evs[ev.Seq-1]; ev.ID != want.ID || ev.Data != want.Data {
+				t.Fatalf("event %d: %q, want %q", ev.Seq, ev.ID, want.ID)
+			}
+			n++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, evalCalls(t, c) - before
+	}
+	all := func([]string, bool) bool { return true }
+	if n, scripts := replay(2*sizeBlock, 3*sizeBlock, nil); n != sizeBlock || scripts != 0 {
+		t.Errorf("block 2 unfiltered: %d events with %d scripts, want %d with none", n, scripts, sizeBlock)
+	}
+	if n, scripts := replay(2*sizeBlock, 3*sizeBlock, all); n != sizeBlock || scripts != 0 {
+		t.Errorf("block 2 filtered: %d events with %d scripts, want %d with none", n, scripts, sizeBlock)
+	}
+	if n, scripts := replay(sizeBlock, 2*sizeBlock, all); n != sizeBlock || scripts == 0 {
+		t.Errorf("block 1 (a large entry) filtered: %d events with %d scripts, want %d with some", n, scripts, sizeBlock)
+	}
+	// Retention removes blocks 0 and 1 whole, and part of block 2.
+	more := make([]*transport.Event, 2*sizeBlock+10)
+	for i := range more {
+		more[i] = &transport.Event{ID: fmt.Sprint("m", i), Topics: []string{"t"}, Data: "z"}
+	}
+	if err := tr.AppendBatch(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "retention to remove blocks 0 and 1", func() bool {
+		rec, err = c.HGetAll(ctx, tr.keys[4]).Result()
+		return err == nil && rec["0"] == "" && rec["1"] == ""
+	})
+	if rec["2"] == "" || rec["from"] != "0" {
+		t.Fatalf("records after retention %v, want block 2 and from kept", rec)
+	}
+}
+
+// TestReplayStreamWithoutRecords: a stream written before size records
+// existed gets records from its next whole block on; its older blocks are
+// replayed through the script, and every event arrives.
+func TestReplayStreamWithoutRecords(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{NoPersistence: true})
+	tr := openTest(t, srv, Options{Stream: "old"})
+	collect(tr)
+	c := rawClient(t, srv)
+	ctx := context.Background()
+	for i := range 10 {
+		mustAppend(t, tr, fmt.Sprint("old-", i))
+	}
+	if err := c.Del(ctx, tr.keys[4]).Err(); err != nil { // as an older version left it
+		t.Fatal(err)
+	}
+	mustAppend(t, tr, "new")
+	from, err := c.HGet(ctx, tr.keys[4], "from").Result()
+	if err != nil || from != "1" {
+		t.Fatalf(`records "from" = %q (%v), want 1: block 0 holds unrecorded entries`, from, err)
+	}
+	before := evalCalls(t, c)
+	var ids []string
+	err = tr.ReplayFiltered(ctx, 0, tr.LastSeq(), transport.ReplayOptions{}, func(ev *transport.Event) error {
+		ids = append(ids, ev.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 11 || ids[0] != "old-0" || ids[10] != "new" {
+		t.Fatalf("replayed %q", ids)
+	}
+	if evalCalls(t, c) == before {
+		t.Fatal("block 0 was replayed without the script although its sizes are unknown")
+	}
+}
