@@ -85,7 +85,7 @@ const (
 // for metrics: counts since the process (decision) or the Authorizer
 // (grant, details) started.
 type CacheStats struct {
-	Cache string // one of the Cache* names
+	Cache        string // one of the Cache* names
 	Hits, Misses uint64
 	// Evictions counts entries pushed out to make room: a cache that
 	// evicts as fast as it misses is too small for its working set.
