@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -21,26 +22,23 @@ import (
 // fit if each were that large, within the block (rangePage): the cheapest
 // read Redis has. A filter then reads each entry's topics on the node;
 // that is only done in blocks of small entries (up to inlineBytes), which
-// cost about what their routes do. Elsewhere (large entries and a filter,
-// or blocks of a stream written before the records existed), one script,
-// scanScript,
-// reads a page: the entries from a position on, as long as what it returns
-// stays within the page's limit. It returns an entry whole when its
-// payload is small (up to the inline bound) and otherwise only its route:
-// the part of the payload a filter reads (everything before Data) and the
-// entry's size. The node asks the filter about every entry, keeps the
-// whole entries it accepts and reads the large ones it accepts with
-// fetchScript, in runs of consecutive entries.
+// cost about what their routes do.
 //
-// Without a filter the inline bound is the page's limit: a page is one
-// script call. With one it is inlineBytes, so that a refused large event
-// never leaves Redis, while small ones, which cost about what their route
-// does, come in the same call instead of a second read.
+// Elsewhere (blocks with large entries, or of a stream written before the
+// records existed) a script, scanScript, reads the page: the entries from
+// a position on, as long as what it returns stays within the page's
+// limit. It returns an entry whole when its payload is small (up to the
+// inline bound) and otherwise only its route: the part of the payload a
+// filter reads (everything before Data) and the entry's size. The node
+// asks the filter about every entry, keeps the whole entries it accepts
+// and reads the large ones it accepts with fetchScript, in runs of
+// consecutive entries. Without a filter the inline bound is the page's
+// limit; with one it is inlineBytes, so that a refused large event never
+// leaves Redis. Scripts cost Redis several times what a plain XRANGE does
+// per entry (the entries go through Lua), hence the records.
 //
 // An entry's size is what the node holds once it is read: its id, its
 // payload and the fixed cost of an Event, as bolt counts a stored event.
-// Scripts cost Redis more per entry than a plain XRANGE (the entries go
-// through Lua), the price of a page bounded before it is read.
 
 const (
 	// inlineBytes is the largest payload a filtered scan returns whole.
@@ -151,10 +149,11 @@ func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*tr
 }
 
 // ReplayFiltered is Replay with opts.Filter applied to each event's topics
-// and private flag before its data leaves Redis, pages bounded in bytes
-// (transport.ReplayPageBytes) on the server's side and each page covered by
-// opts.Budget while it is held. Seqs are numbered with the node's offset
-// as it stands when the replay starts.
+// and private flag before its data is decoded (and, for a large event,
+// before its data leaves Redis), pages bounded in bytes
+// (transport.ReplayPageBytes) before they are read and each page covered
+// by opts.Budget while it is held. Seqs are numbered with the node's
+// offset as it stands when the replay starts.
 func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opts transport.ReplayOptions, fn func(*transport.Event) error) error {
 	if err := t.open(); err != nil {
 		return err
@@ -175,7 +174,7 @@ func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opt
 		if from >= to {
 			return nil, next, 0, true, nil
 		}
-		bound, known, err := sz.bound(ctx, (from+1)/sizeBlock)
+		bound, known, upto, err := sz.bound(ctx, from)
 		if err != nil {
 			return nil, 0, 0, false, err
 		}
@@ -184,7 +183,8 @@ func (t *Transport) ReplayFiltered(ctx context.Context, after, until uint64, opt
 		// after the entries themselves (one large event does not make
 		// every page of its block hold one event).
 		if known && bound <= limit/minRangeCount && (opts.Filter == nil || bound <= 64+inlineBytes) {
-			return t.rangePage(ctx, from, min(to, ((from+1)/sizeBlock+1)*sizeBlock-1), to, limit, off, bound, opts.Filter)
+			end := min(to, ((from+1)/sizeBlock+1)*sizeBlock-1, upto)
+			return t.rangePage(ctx, from, end, to, limit, off, bound, opts.Filter)
 		}
 		return t.replayPage(ctx, from, to, limit, off, opts.Filter)
 	}
@@ -219,59 +219,71 @@ const (
 
 // blockSizes caches, for one replay, the largest entry of the blocks it
 // reads (with the fixed cost of an Event: what an entry of the block counts
-// for at most), fetched a few blocks at a time.
+// for at most), fetched a few blocks at a time. The records hold for the
+// entries stored when they were read, up to stream seq upto: entries
+// appended since (to a replay that reaches the head) may be larger, so
+// the cache is read again past upto.
 type blockSizes struct {
 	t     *Transport
-	from  int64 // first block recorded whole; -1 until read
-	known map[int64]int64
+	upto  int64
+	known map[int64]int64 // 0: no record
 }
 
 // blocksAhead is how many blocks one read of the records covers.
 const blocksAhead = 16
 
-// bound returns the size bound of block b, or known=false when the block
-// has no record (a stream written before records, or a block trimmed
-// meanwhile).
-func (z *blockSizes) bound(ctx context.Context, b int64) (int64, bool, error) {
-	if n, ok := z.known[b]; ok {
-		return n, n > 0, nil
+// bound returns the size bound of the block of the entry after stream seq
+// from, known=false when the block has no record (a stream written before
+// records, or a block trimmed meanwhile), and the stream seq up to which
+// the records hold.
+func (z *blockSizes) bound(ctx context.Context, from int64) (n int64, known bool, upto int64, err error) {
+	b := (from + 1) / sizeBlock
+	if n, ok := z.known[b]; ok && from < z.upto {
+		return n, n > 0, z.upto, nil
 	}
 	fields := []string{"from"}
 	for i := range int64(blocksAhead) {
 		fields = append(fields, strconv.FormatInt(b+i, 10))
 	}
+	// The stream's last seq first: the records read after it cover every
+	// entry up to it (an entry and its record are written by one script).
 	start := time.Now()
-	vals, err := z.t.c.HMGet(ctx, z.t.keys[4], fields...).Result()
-	if err != nil {
+	p := z.t.c.Pipeline()
+	seqCmd := p.HGet(ctx, z.t.keys[1], "seq")
+	recCmd := p.HMGet(ctx, z.t.keys[4], fields...)
+	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		if ctx.Err() != nil {
-			return 0, false, ctx.Err()
+			return 0, false, 0, ctx.Err()
 		}
 		z.t.m.RedisError(OpReplay)
-		return 0, false, err
+		return 0, false, 0, err
 	}
 	z.t.m.RedisRoundTrip(OpReplay, time.Since(start))
-	z.from = -1
-	if v, ok := vals[0].(string); ok {
-		if f, err := strconv.ParseInt(v, 10, 64); err == nil {
-			z.from = f
+	z.upto, _ = strconv.ParseInt(seqCmd.Val(), 10, 64)
+	vals := recCmd.Val()
+	first := int64(-1)
+	if len(vals) > 0 {
+		if v, ok := vals[0].(string); ok {
+			if f, err := strconv.ParseInt(v, 10, 64); err == nil {
+				first = f
+			}
 		}
 	}
-	if z.known == nil {
-		z.known = make(map[int64]int64)
-	}
-	for i, v := range vals[1:] {
-		blk := b + int64(i)
-		z.known[blk] = 0 // unknown
-		s, ok := v.(string)
-		if !ok || z.from < 0 || blk < z.from {
+	z.known = make(map[int64]int64, blocksAhead)
+	for i := range int64(blocksAhead) {
+		blk := b + i
+		z.known[blk] = 0
+		if first < 0 || blk < first || int(i)+1 >= len(vals) {
 			continue
 		}
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
-			z.known[blk] = 64 + n
+		if s, ok := vals[i+1].(string); ok {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+				z.known[blk] = 64 + n
+			}
 		}
 	}
-	n := z.known[b]
-	return n, n > 0, nil
+	n = z.known[b]
+	return n, n > 0 && from < z.upto, z.upto, nil
 }
 
 // rangePage reads one page with a plain XRANGE: the entries after stream

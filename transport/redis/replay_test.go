@@ -292,3 +292,32 @@ func TestReplayStreamWithoutRecords(t *testing.T) {
 		t.Fatal("block 0 was replayed without the script although its sizes are unknown")
 	}
 }
+
+// TestReplaySizeRecordsAtTheHead: the size records a replay read hold for
+// the entries stored then; past them (entries appended since, which may be
+// larger) the records are read again.
+func TestReplaySizeRecordsAtTheHead(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{NoPersistence: true})
+	tr := openTest(t, srv, Options{Stream: "head"})
+	collect(tr)
+	ctx := context.Background()
+	for i := range 5 {
+		mustAppend(t, tr, fmt.Sprint("small-", i))
+	}
+	z := &blockSizes{t: tr}
+	small, known, upto, err := z.bound(ctx, 0)
+	if err != nil || !known || upto != 5 {
+		t.Fatalf("bound at the start: %d, %v, upto %d, %v; want known up to 5", small, known, upto, err)
+	}
+	big := &transport.Event{ID: "big", Topics: []string{"t"}, Data: strings.Repeat("b", 50<<10)}
+	if err := tr.Append(ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, upto, _ := z.bound(ctx, 4); n != small || upto != 5 {
+		t.Fatalf("bound before the head: %d up to %d, want the cached %d up to 5", n, upto, small)
+	}
+	n, known, upto, err := z.bound(ctx, 5)
+	if err != nil || !known || upto != 6 || n < int64(len(big.Data)) {
+		t.Fatalf("bound past the cached head: %d, %v, upto %d, %v; want at least %d up to 6", n, known, upto, err, len(big.Data))
+	}
+}
