@@ -25,82 +25,143 @@ import (
 // out, so that net/http does not wait for the rest of a slow body to keep
 // the connection alive; the connection is closed instead.
 
-// bodyGuard is the deadline of one request's body.
-type bodyGuard struct {
-	rc     *http.ResponseController
-	stop   func() bool // unregisters the shutdown hook
-	mu     sync.Mutex
-	eof    bool // the handler read the body to its end
-	lifted bool // keepBody was called
+// The guard of a publish is on its hot path (issue 9, durable publishing):
+// it costs one allocation, the guard, which is also the request's body.
+// Open guards are kept on a list that the shutdown walks once, instead of a
+// context.AfterFunc per request (three allocations and the stopping
+// context's lock), and subscribe finds its guard as the request's body
+// instead of through a context value (a copy of the request).
+
+// guardedBody is a request body under its deadline. It notes when the
+// body was read to its end and lifts the deadline then.
+type guardedBody struct {
+	io.ReadCloser
+	dl deadliner
+	// prev and next link the open guards (bodyGuards.open).
+	prev, next *guardedBody
+	mu         sync.Mutex
+	eof        bool // the handler read the body to its end
+	lifted     bool // keepBody was called
 }
 
-type bodyGuardKey struct{}
+// deadliner sets the read deadline of a request's connection: the
+// http.ResponseWriter itself when it can (net/http's can), else an
+// http.ResponseController.
+type deadliner interface {
+	SetReadDeadline(time.Time) error
+}
+
+// bodyGuards are the guards of the bodies being read, so that a shutdown
+// can move their deadlines to now.
+type bodyGuards struct {
+	mu      sync.Mutex
+	open    *guardedBody // a list through prev and next
+	stopped bool         // the shutdown has begun: new guards start expired
+}
+
+// add puts g on the list; it reports false once the shutdown has begun.
+func (l *bodyGuards) add(g *guardedBody) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false
+	}
+	g.next = l.open
+	if l.open != nil {
+		l.open.prev = g
+	}
+	l.open = g
+	return true
+}
+
+func (l *bodyGuards) remove(g *guardedBody) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if g.prev != nil {
+		g.prev.next = g.next
+	} else if l.open == g {
+		l.open = g.next
+	}
+	if g.next != nil {
+		g.next.prev = g.prev
+	}
+	g.prev, g.next = nil, nil
+}
+
+// stop expires the deadline of every body still being read, and of every
+// body whose guard comes later.
+func (l *bodyGuards) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
+	for g := l.open; g != nil; g = g.next {
+		g.expire()
+	}
+}
+
+// expire moves the deadline to now unless the body was read or lifted.
+func (g *guardedBody) expire() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.lifted && !g.eof {
+		_ = g.dl.SetReadDeadline(time.Now())
+	}
+}
 
 // withBodyDeadline sets the body deadline of every request that has a body.
 func (h *Hub) withBodyDeadline(next http.Handler) http.Handler {
 	if h.cfg.BodyTimeout < 0 {
 		return next
 	}
+	guards := &bodyGuards{}
+	context.AfterFunc(h.stopping, guards.stop)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
-		g := &bodyGuard{rc: http.NewResponseController(w)}
+		dl, ok := w.(deadliner)
+		if !ok {
+			dl = http.NewResponseController(w)
+		}
+		g := &guardedBody{ReadCloser: r.Body, dl: dl}
 		// Not every ResponseWriter supports deadlines (test recorders);
 		// the request is still served without one.
-		_ = g.rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout))
-		g.stop = context.AfterFunc(h.stopping, func() {
-			g.mu.Lock()
-			defer g.mu.Unlock()
-			if !g.lifted && !g.eof {
-				_ = g.rc.SetReadDeadline(time.Now())
-			}
-		})
-		r.Body = &guardedBody{ReadCloser: r.Body, g: g}
-		r = r.WithContext(context.WithValue(r.Context(), bodyGuardKey{}, g))
-		next.ServeHTTP(w, r)
-		g.stop()
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if !g.eof && !g.lifted {
-			_ = g.rc.SetReadDeadline(time.Now())
+		_ = dl.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout))
+		if !guards.add(g) {
+			g.expire()
 		}
+		r.Body = g
+		next.ServeHTTP(w, r)
+		guards.remove(g)
+		g.expire()
 	})
 }
 
 // keepBody lifts the body deadline of r, whose handler becomes a stream.
 func keepBody(r *http.Request) {
-	g, _ := r.Context().Value(bodyGuardKey{}).(*bodyGuard)
+	g, _ := r.Body.(*guardedBody)
 	if g == nil {
 		return
 	}
-	g.stop()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.lifted = true
-	_ = g.rc.SetReadDeadline(time.Time{})
-}
-
-// guardedBody notes when the body was read to its end and lifts the
-// deadline then.
-type guardedBody struct {
-	io.ReadCloser
-	g *bodyGuard
+	_ = g.dl.SetReadDeadline(time.Time{})
 }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
-		b.g.mu.Lock()
-		defer b.g.mu.Unlock()
-		if !b.g.eof && !b.g.lifted {
-			b.g.eof = true
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if !b.eof && !b.lifted {
+			b.eof = true
 			// Lifted at once: net/http now reads the connection in the
 			// background to notice the client going away, and a deadline
 			// passing there would cancel the request's context (a publish
 			// waiting for its commit, say).
-			_ = b.g.rc.SetReadDeadline(time.Time{})
+			_ = b.dl.SetReadDeadline(time.Time{})
 		}
 	}
 	return n, err

@@ -16,10 +16,19 @@ type pair struct{ name, value string }
 //
 // max bounds the number of pairs; parseForm returns ok=false when s holds
 // more, so that a client cannot make the hub allocate without limit.
+//
+// A publish decodes two or three escaped fields: they share one buffer,
+// and the pairs one slice sized up front, so that parsing costs two
+// allocations however many fields need decoding.
 func parseForm(s string, max int) (pairs []pair, ok bool) {
-	for s != "" {
+	if s == "" {
+		return nil, true
+	}
+	pairs = make([]pair, 0, min(strings.Count(s, "&")+1, max))
+	var dec strings.Builder
+	for rest := s; rest != ""; {
 		var seq string
-		seq, s, _ = strings.Cut(s, "&")
+		seq, rest, _ = strings.Cut(rest, "&")
 		if seq == "" {
 			continue
 		}
@@ -27,34 +36,43 @@ func parseForm(s string, max int) (pairs []pair, ok bool) {
 			return pairs, false
 		}
 		name, value, _ := strings.Cut(seq, "=")
-		pairs = append(pairs, pair{formDecode(name), formDecode(value)})
+		pairs = append(pairs, pair{formDecode(&dec, name, len(s)), formDecode(&dec, value, len(s))})
 	}
 	return pairs, true
 }
 
 // formDecode replaces '+' by a space and decodes valid %XX escapes; invalid
 // escapes stay as they are. The result may be invalid UTF-8: callers check.
-func formDecode(s string) string {
+// A string without either is returned as it is; the others are decoded
+// into dec, which is grown once to room for the whole form (size): the
+// strings handed out before stay valid, a strings.Builder only appends.
+func formDecode(dec *strings.Builder, s string, size int) string {
 	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
+	if dec.Cap() == 0 {
+		dec.Grow(size)
+	}
+	start := dec.Len()
+	// Copied in runs between the bytes that change: most of a value is
+	// copied as it is.
+	run := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
+		switch c := s[i]; {
 		case c == '+':
-			b.WriteByte(' ')
+			dec.WriteString(s[run:i])
+			dec.WriteByte(' ')
+			run = i + 1
 		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			dec.WriteString(s[run:i])
+			dec.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
 			i += 2
-		default:
-			b.WriteByte(c)
+			run = i + 1
 		}
 	}
-	return b.String()
+	dec.WriteString(s[run:])
+	return dec.String()[start:]
 }
-
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

@@ -55,6 +55,8 @@ func canTakeOver(w http.ResponseWriter, r *http.Request) bool {
 type h1conn struct {
 	st      *stream
 	conn    net.Conn
+	raw     rawWriter // conn's descriptor, for plain TCP (hasRaw)
+	hasRaw  bool
 	chunked bool
 	timer   *time.Timer // wakes the connection for its next heartbeat or end
 	// watchedFD is the descriptor closeWatcher watches, -1 when none.
@@ -116,6 +118,7 @@ func (st *stream) takeOver(chunked bool) bool {
 	_ = brw
 	now := time.Now()
 	c := &h1conn{st: st, conn: conn, chunked: chunked, lastWrite: now, watchedFD: -1}
+	c.raw, c.hasRaw = newRawWriter(conn)
 	c.timer = time.AfterFunc(math.MaxInt64, c.wake)
 	h.writers.watcher.watch(c)
 
@@ -167,7 +170,7 @@ func (c *h1conn) framesQueued() {
 	c.mu.Lock()
 	if c.state == connIdle {
 		now := time.Now()
-		if hold := c.lastWrite.Add(c.st.h.coalesce); now.Before(hold) {
+		if hold := c.lastWrite.Add(c.st.h.writers.coalesce.current()); now.Before(hold) {
 			if c.holdUntil.IsZero() {
 				c.holdUntil = hold
 				c.arm(now)
@@ -268,7 +271,7 @@ func (c *h1conn) run() {
 		return
 	}
 
-	if hold := lastWrite.Add(h.coalesce); now.Before(hold) && st.s.pending() {
+	if hold := lastWrite.Add(h.writers.coalesce.current()); now.Before(hold) && st.s.pending() {
 		// Too soon after the last write: these frames wait for the
 		// window's end, with whatever else arrives meanwhile.
 		c.mu.Lock()
@@ -339,7 +342,12 @@ func (c *h1conn) send(b []byte, deadline time.Time) error {
 		c.deadline = deadline
 	}
 	c.mu.Unlock()
-	_, err := c.conn.Write(b)
+	var err error
+	if c.hasRaw {
+		err = c.raw.write(b)
+	} else {
+		_, err = c.conn.Write(b)
+	}
 	c.mu.Lock()
 	c.writing = false
 	c.mu.Unlock()

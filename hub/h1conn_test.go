@@ -135,7 +135,7 @@ func TestH1StreamIsChunkedByTheHub(t *testing.T) {
 func TestH1FramesWithinTheWindowShareOneWrite(t *testing.T) {
 	h, srv, _ := newOpsHub(t, Config{Anonymous: true, Heartbeat: time.Hour})
 	// Wide enough that three publishes on a loaded machine fit in it.
-	h.coalesce = 5 * time.Second
+	h.writers.coalesce.init(5*time.Second, 5*time.Second, 1)
 	rs := dialRaw(t, srv, "HTTP/1.1", "topic=t")
 	eventually(t, "the takeover", func() bool { return len(h.takenOverConns()) == 1 })
 	var want strings.Builder

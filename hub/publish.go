@@ -1,15 +1,16 @@
 package hub
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -58,11 +59,21 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	latency := time.Since(start)
 	h.metrics.Published(latency)
-	h.log.Debug("published", "id", ev.ID, "topics", len(ev.Topics), "private", ev.Private, "bytes", len(ev.Data), "latency", latency)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		// Guarded: the arguments would be boxed on every publish even
+		// with debug logging off.
+		h.log.Debug("published", "id", ev.ID, "topics", len(ev.Topics), "private", ev.Private, "bytes", len(ev.Data), "latency", latency)
+	}
+	// Assigned, not Set: the shared value saves a slice per publish
+	// (net/http copies the header map before writing it).
+	w.Header()["Content-Type"] = textPlainUTF8
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, ev.ID)
 }
+
+// textPlainUTF8 is the Content-Type of the publish answer. It must never be
+// modified: every answer shares it.
+var textPlainUTF8 = []string{"text/plain; charset=utf-8"}
 
 // readForm reads a form-urlencoded body bounded by MaxBodyBytes.
 func (h *Hub) readForm(w http.ResponseWriter, r *http.Request, required bool) ([]pair, error) {
@@ -70,8 +81,12 @@ func (h *Hub) readForm(w http.ResponseWriter, r *http.Request, required bool) ([
 	if ct == "" && !required && r.ContentLength == 0 {
 		return nil, nil
 	}
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, badRequest("the body must be application/x-www-form-urlencoded")
+	// The exact type, as every client sends it, is what ParseMediaType
+	// would accept without building its map of parameters.
+	if ct != formType {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != formType {
+			return nil, badRequest("the body must be application/x-www-form-urlencoded")
+		}
 	}
 	// Charged before the first byte is read, at what the body may grow to.
 	charge := h.cfg.MaxBodyBytes
@@ -82,9 +97,17 @@ func (h *Hub) readForm(w http.ResponseWriter, r *http.Request, required bool) ([
 		return nil, &rejection{RejectBodyBudget, http.StatusServiceUnavailable, "too many request bodies are arriving at once; retry later"}
 	}
 	defer h.bodies.release(charge)
-	buf := bytes.NewBuffer(make([]byte, 0, min(charge, 64<<10)+1))
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
-	body := buf.Bytes()
+	// A body framed by a Content-Length within the bound cannot outgrow
+	// it: net/http stops there. Only the others (chunked, or announced
+	// larger) need MaxBytesReader, which answers 413 and closes the
+	// connection when the bound is crossed.
+	src := r.Body
+	if r.ContentLength < 0 || r.ContentLength > h.cfg.MaxBodyBytes {
+		src = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+	}
+	bp := bodyBuffers.Get().(*[]byte)
+	body, err := readBody(src, (*bp)[:0], min(charge, 64<<10)+1)
+	defer putBodyBuffer(bp, body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -104,6 +127,48 @@ func (h *Hub) readForm(w http.ResponseWriter, r *http.Request, required bool) ([
 		return nil, tooLarge("too many fields")
 	}
 	return pairs, nil
+}
+
+// formType is the one media type of publish (and QUERY) bodies.
+const formType = "application/x-www-form-urlencoded"
+
+// bodyBuffers holds the buffers request bodies are read into: the form is
+// parsed from a string copied out of it, so a buffer is free again as soon
+// as readForm returns.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledBody is the largest buffer kept for reuse: a rare large body
+// must not pin its buffer.
+const maxPooledBody = 64 << 10
+
+func putBodyBuffer(bp *[]byte, body []byte) {
+	if cap(body) > maxPooledBody {
+		return
+	}
+	*bp = body[:0]
+	bodyBuffers.Put(bp)
+}
+
+// readBody reads r to its end into buf, first grown to room for size
+// bytes (the announced length and one more, so that the end is seen
+// without growing), and returns what it read, also on an error.
+func readBody(r io.Reader, buf []byte, size int64) ([]byte, error) {
+	if int64(cap(buf)) < size {
+		buf = make([]byte, 0, size)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // parseUpdate turns the publish form into an event, enforcing the field
@@ -192,7 +257,10 @@ func (h *Hub) parseUpdate(w http.ResponseWriter, r *http.Request) (*transport.Ev
 	if len(ev.Topics) == 0 {
 		return nil, badRequest(`missing "topic" parameter`)
 	}
-	if ev.ID == "" {
+	if m, ok := h.cfg.Transport.(transport.IDMinter); ok && ev.ID == "" {
+		// Opaque ids the transport indexes in order (bolt: encrypted counters).
+		ev.ID = m.MintID()
+	} else if ev.ID == "" {
 		// v4, not v7: a time-ordered id would tell subscribers when
 		// updates they cannot read were published (REC-12).
 		ev.ID = "urn:uuid:" + uuid.NewString()

@@ -25,7 +25,16 @@ func encodeEvent(ev *transport.Event) []byte {
 	if ev.Retry > 0 {
 		n += len("retry: \n") + 20
 	}
-	n += strings.Count(ev.Data, "\n")*len("data: ") + strings.Count(ev.Data, "\r")*len("data: ")
+	// Most data has no line break: one scan each for CR and LF (both
+	// vectorised) decides it, where IndexAny below would test each byte
+	// against a set.
+	cr, lf := strings.IndexByte(ev.Data, '\r') >= 0, strings.IndexByte(ev.Data, '\n') >= 0
+	if cr {
+		n += strings.Count(ev.Data, "\r") * len("data: ")
+	}
+	if lf {
+		n += strings.Count(ev.Data, "\n") * len("data: ")
+	}
 	b := make([]byte, 0, n)
 	if ev.Type != "" {
 		b = append(b, "event: "...)
@@ -42,7 +51,15 @@ func encodeEvent(ev *transport.Event) []byte {
 	b = append(b, '\n')
 	data := ev.Data
 	for {
-		i := strings.IndexAny(data, "\r\n")
+		var i int
+		switch {
+		case cr:
+			i = strings.IndexAny(data, "\r\n")
+		case lf:
+			i = strings.IndexByte(data, '\n')
+		default:
+			i = -1
+		}
 		b = append(b, "data: "...)
 		if i < 0 {
 			b = append(b, data...)

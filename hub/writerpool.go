@@ -3,6 +3,7 @@ package hub
 import (
 	"runtime"
 	"sync"
+	"time"
 )
 
 // writerPool writes to the HTTP/1.1 connections the hub took over
@@ -26,6 +27,8 @@ type writerPool struct {
 	running int
 
 	watcher closeWatcher // notices idle connections closed by their client
+
+	coalesce coalescer
 }
 
 // writersPerProc is how many workers the pool runs per CPU at most: more
@@ -33,8 +36,10 @@ type writerPool struct {
 // hold up the others.
 const writersPerProc = 8
 
-func newWriterPool() *writerPool {
-	return &writerPool{max: max(4, writersPerProc*runtime.GOMAXPROCS(0))}
+func newWriterPool(floor, ceiling time.Duration) *writerPool {
+	p := &writerPool{max: max(4, writersPerProc*runtime.GOMAXPROCS(0))}
+	p.coalesce.init(floor, ceiling, runtime.GOMAXPROCS(0))
+	return p
 }
 
 // submit queues c and starts a worker if fewer than max are running. The
@@ -54,6 +59,7 @@ func (p *writerPool) submit(c *h1conn) {
 
 // work serves queued connections until the queue is empty.
 func (p *writerPool) work() {
+	served := 0
 	for {
 		p.mu.Lock()
 		if p.head == len(p.queue) {
@@ -72,6 +78,19 @@ func (p *writerPool) work() {
 			p.queue, p.head = p.queue[:n], 0
 		}
 		p.mu.Unlock()
+		start := p.coalesce.clock()
 		c.run()
+		p.coalesce.account(start)
+		if served++; served%yieldEvery == 0 {
+			runtime.Gosched()
+		}
 	}
 }
+
+// yieldEvery is how many connections a worker serves before it lets other
+// goroutines run. Writes to sockets with room never block, so a worker
+// would otherwise keep its processor until the scheduler preempts it,
+// 10 ms or more later, and with several workers queued, a publish or the
+// dispatcher waiting for the processor would wait for each of them in
+// turn: the latency of every update grew with the backlog of writes.
+const yieldEvery = 32

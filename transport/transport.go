@@ -144,3 +144,18 @@ type StateBroadcaster interface {
 	// Feed. The channel is closed by Close.
 	State() <-chan []*Event
 }
+
+// IDMinter is implemented by transports that generate the ids of the events
+// the hub publishes without an id, because they index their own ids better
+// than random ones (bolt keeps them in order). It is optional: the hub
+// falls back to random UUIDs.
+type IDMinter interface {
+	// MintID returns a new event id. Ids minted by the transport must be
+	// unique for its whole history (across restarts, and after retention
+	// removed their events) among the events appended with them, and
+	// opaque: they must not tell when, in which order or how many events
+	// were published, so they look like random UUIDs ("urn:uuid:" and
+	// version 4). An id minted but never appended may be minted again after
+	// a restart; nobody has seen it. Safe for concurrent use.
+	MintID() string
+}

@@ -2,9 +2,11 @@
 //
 // Layout: bucket "events" maps Seq (8 bytes big-endian) to the encoded
 // event; bucket "ids" holds one key per stored event, id + Seq, so a cursor
-// is one seek; bucket "meta" holds the format version and the last Seq
-// assigned (which must survive even when retention has removed every
-// event, so that Seqs are never reused).
+// is one seek, except for the ids the transport minted itself (MintID),
+// which bucket "mint" indexes by their counter (mint.go); bucket "meta"
+// holds the format version, the last Seq assigned (which must survive even
+// when retention has removed every event, so that Seqs are never reused)
+// and the key, tag and last counter of minted ids.
 //
 // One writer goroutine owns every write transaction. Appends hand it their
 // event and wait; it commits whatever has queued up meanwhile in a single
@@ -35,6 +37,7 @@ import (
 	bberrors "go.etcd.io/bbolt/errors"
 
 	"github.com/hermes-hub/hermes/transport"
+	"github.com/hermes-hub/hermes/transport/internal/idcipher"
 )
 
 var (
@@ -45,8 +48,11 @@ var (
 	keyLastSeq   = []byte("last_seq")
 )
 
-// fileVersion is the layout version stored in meta.
-const fileVersion = 1
+// fileVersion is the layout version stored in meta. Version 2 added the
+// mint bucket and the id key; a file of version 1 is upgraded at its first
+// open (a hub of version 1 then refuses it, rather than missing the minted
+// ids in its lookups and retention).
+const fileVersion = 2
 
 const (
 	// replayScan is how many stored events one read transaction of a replay
@@ -99,9 +105,12 @@ type Transport struct {
 	appendFailed atomic.Pointer[appendFailure]
 
 	last    atomic.Uint64 // LastSeq
+	idc     *idcipher.Cipher
+	minted  atomic.Uint64 // the last counter MintID handed out
 	commits atomic.Uint64 // write transactions of appends, for tests of group commit
 
 	// Owned by the writer goroutine.
+	mintLast  uint64        // the highest counter in a committed mint entry, as stored in meta
 	first     uint64        // Seq of the oldest stored event, 0 when none
 	firstTime time.Time     // its Time
 	backlog   bool          // retention has more to delete than the last pass could
@@ -135,6 +144,7 @@ type appendFailure struct {
 type request struct {
 	evs  []*transport.Event
 	vals [][]byte   // encoded by the publisher's goroutine, off the writer's path
+	mint []uint64   // the minted counter of each event's id, 0 for other ids (mint.go)
 	size int        // total length of vals
 	done chan error // buffered: the writer never waits for the publisher
 }
@@ -236,8 +246,18 @@ func (t *Transport) load(tx *bbolt.Tx) error {
 			return err
 		}
 	}
-	if v := meta.Get(keyVersion); len(v) != 1 || v[0] != fileVersion {
-		return fmt.Errorf("unsupported history format %v (this hub reads version %d)", v, fileVersion)
+	switch v := meta.Get(keyVersion); {
+	case len(v) == 1 && v[0] == fileVersion:
+	case len(v) == 1 && v[0] == 1:
+		// Version 1 lacks only what loadMint creates.
+		if err := meta.Put(keyVersion, []byte{fileVersion}); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unsupported history format %v (this hub reads versions 1 and %d)", v, fileVersion)
+	}
+	if err := t.loadMint(tx, meta); err != nil {
+		return err
 	}
 	events, err := tx.CreateBucketIfNotExists(bucketEvents)
 	if err != nil {
@@ -332,11 +352,12 @@ func (t *Transport) submit(ctx context.Context, op string, evs []*transport.Even
 		return fmt.Errorf("bolt: %s: %w", op, err)
 	}
 	now := time.Now()
-	r := &request{evs: evs, vals: make([][]byte, len(evs)), done: make(chan error, 1)}
+	r := &request{evs: evs, vals: make([][]byte, len(evs)), mint: make([]uint64, len(evs)), done: make(chan error, 1)}
 	for i, ev := range evs {
 		if ev.Time.IsZero() {
 			ev.Time = now
 		}
+		r.mint[i] = t.mintedCounter(ev.ID)
 		r.vals[i] = encodeEvent(ev)
 		r.size += len(r.vals[i])
 	}
@@ -495,6 +516,7 @@ func (t *Transport) linger(have int) time.Duration {
 // its events. It returns false when the transport is closing.
 func (t *Transport) commit(batch []*request) bool {
 	last := t.last.Load()
+	mintLast := t.mintLast
 	var st trimState
 	start := time.Now()
 	defer func() {
@@ -512,21 +534,33 @@ func (t *Transport) commit(batch []*request) bool {
 			}
 			events := tx.Bucket(bucketEvents)
 			events.FillPercent = eventsFill
-			ids := tx.Bucket(bucketIDs)
-			seq := last
+			ids, mint := tx.Bucket(bucketIDs), tx.Bucket(bucketMint)
+			mint.FillPercent = eventsFill // counters arrive nearly in order
+			seq, top := last, mintLast
 			for _, r := range batch {
 				for i, ev := range r.evs {
 					seq++
 					if err := events.Put(seqKey(seq), r.vals[i]); err != nil {
 						return fmt.Errorf("store event %d: %w", seq, err)
 					}
-					if err := ids.Put(idKey(ev.ID, seq), []byte{}); err != nil {
+					minted, err := index(mint, ids, ev.ID, r.mint[i], seq)
+					if err != nil {
 						return fmt.Errorf("index event %d: %w", seq, err)
+					}
+					if minted {
+						top = max(top, r.mint[i])
 					}
 				}
 			}
-			if err := tx.Bucket(bucketMeta).Put(keyLastSeq, seqKey(seq)); err != nil {
+			meta := tx.Bucket(bucketMeta)
+			if err := meta.Put(keyLastSeq, seqKey(seq)); err != nil {
 				return fmt.Errorf("store the last sequence: %w", err)
+			}
+			if top > mintLast {
+				if err := meta.Put(keyMintLast, seqKey(top)); err != nil {
+					return fmt.Errorf("store the last minted counter: %w", err)
+				}
+				mintLast = top
 			}
 			var err error
 			st, err = t.trim(tx, seq, int(seq-last)+trimChunk)
@@ -553,6 +587,7 @@ func (t *Transport) commit(batch []*request) bool {
 		}
 	}
 	t.last.Store(seq)
+	t.mintLast = mintLast
 	t.applyTrim(st)
 	for _, r := range batch {
 		r.done <- nil
@@ -583,7 +618,9 @@ func (t *Transport) commit(batch []*request) bool {
 func (t *Transport) Feed() <-chan *transport.Event { return t.feed }
 
 // Lookup returns the Seq of the earliest stored occurrence of id: one seek
-// in the id index.
+// in the id index, and for an id the transport minted one more in the mint
+// index (a publisher may have reused a minted id: its occurrences after
+// the first are in the id index).
 func (t *Transport) Lookup(ctx context.Context, id string) (seq uint64, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, false, fmt.Errorf("bolt: lookup: %w", err)
@@ -591,11 +628,17 @@ func (t *Transport) Lookup(ctx context.Context, id string) (seq uint64, ok bool,
 	if len(id) > MaxIDLength {
 		return 0, false, nil // never stored
 	}
+	n := t.mintedCounter(id)
 	prefix := idPrefix(id)
 	err = t.view(func(tx *bbolt.Tx) error {
+		if n != 0 {
+			seq, ok = lookupMinted(tx, n)
+		}
 		k, _ := tx.Bucket(bucketIDs).Cursor().Seek(prefix)
 		if k != nil && len(k) == len(prefix)+8 && bytes.HasPrefix(k, prefix) {
-			seq, ok = binary.BigEndian.Uint64(k[len(prefix):]), true
+			if s := binary.BigEndian.Uint64(k[len(prefix):]); !ok || s < seq {
+				seq, ok = s, true
+			}
 		}
 		return nil
 	})

@@ -17,8 +17,9 @@ import (
 )
 
 // crashHelperEnv makes the test binary run as the crash helper: it appends
-// to the history named by the variable from several goroutines, printing
-// "SEQ ID" for every acknowledged event, until it is killed.
+// to the history named by the variable from several goroutines, half of
+// them with ids the transport mints, printing "SEQ ID" for every
+// acknowledged event, until it is killed.
 const crashHelperEnv = "HERMES_BOLT_CRASH_HELPER"
 
 const crashSize = 2000 // retention of the crash test's history
@@ -106,6 +107,9 @@ func crashHelper(path string) {
 			defer wg.Done()
 			for i := 0; ; i++ {
 				ev := &transport.Event{ID: fmt.Sprintf("p%d-g%d-%d", os.Getpid(), g, i), Topics: []string{"t"}, Data: "crash test payload"}
+				if g%2 == 0 {
+					ev.ID = tr.MintID() // as the hub does for updates without an id
+				}
 				if err := tr.Append(context.Background(), ev); err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(3)
@@ -197,6 +201,29 @@ func checkAfterCrash(t *testing.T, path string, acked map[uint64]string) {
 	for seq, id := range stored {
 		if got, ok, err := tr.Lookup(ctx, id); err != nil || !ok || got != seq {
 			t.Fatalf("Lookup(%q) = %d, %v, %v; want %d", id, got, ok, err, seq)
+		}
+	}
+	// One index entry per stored event, in mint or in ids: retention
+	// removed the entries of the events it removed.
+	var entries int
+	err = tr.db.View(func(tx *bbolt.Tx) error {
+		entries = tx.Bucket(bucketMint).Stats().KeyN + tx.Bucket(bucketIDs).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries != len(stored) {
+		t.Fatalf("%d index entries for %d stored events", entries, len(stored))
+	}
+	// No id of an acknowledged event is minted again.
+	ackedIDs := make(map[string]bool, len(acked))
+	for _, id := range acked {
+		ackedIDs[id] = true
+	}
+	for range 1000 {
+		if id := tr.MintID(); ackedIDs[id] {
+			t.Fatalf("MintID after SIGKILL returned %q, the id of an acknowledged event", id)
 		}
 	}
 	ev := &transport.Event{ID: "after-crash"}

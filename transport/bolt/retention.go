@@ -25,7 +25,8 @@ type trimState struct {
 func (t *Transport) trim(tx *bbolt.Tx, last uint64, limit int) (trimState, error) {
 	events := tx.Bucket(bucketEvents)
 	events.FillPercent = eventsFill
-	ids := tx.Bucket(bucketIDs)
+	ids, mint := tx.Bucket(bucketIDs), tx.Bucket(bucketMint)
+	mint.FillPercent = eventsFill
 	size, maxAge := uint64(t.opts.Size), t.opts.MaxAge
 	cutoff := time.Now().Add(-maxAge)
 	var st trimState
@@ -50,7 +51,7 @@ func (t *Transport) trim(tx *bbolt.Tx, last uint64, limit int) (trimState, error
 		// occurrence of the same id keeps its own entry and becomes the
 		// earliest.
 		if head, err := decodeHead(v); err == nil {
-			if err := ids.Delete(idKey(head.ID, seq)); err != nil {
+			if err := unindex(mint, ids, head.ID, t.mintedCounter(head.ID), seq); err != nil {
 				return st, fmt.Errorf("unindex event %d: %w", seq, err)
 			}
 		} else {

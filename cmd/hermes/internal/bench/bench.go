@@ -84,6 +84,9 @@ func Run(ctx context.Context, o *Options, progressOut io.Writer, tty bool) (*Res
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	if e.pollers != nil {
+		e.pollers.start(ctx)
+	}
 	defer func() {
 		cancel()
 		e.readers.Wait()
@@ -153,6 +156,7 @@ type env struct {
 	open    atomic.Int64 // streams open now
 	dropped atomic.Int64 // streams the hub (or the network) ended
 	readers sync.WaitGroup
+	pollers *pollers // nil: a goroutine per stream
 
 	status atomic.Value // func() string: the progress line
 }
@@ -169,6 +173,9 @@ func newEnv(o *Options) (*env, error) {
 		base:      time.Now(),
 		dialer:    &dialer{locals: o.LocalAddrs, timeout: o.ConnectTimeout},
 		reconnect: true,
+	}
+	if o.Readers != ReadersGoroutine {
+		e.pollers = newPollers(e)
 	}
 	e.hubAddr = o.Hub.Host
 	if o.Hub.Port() == "" {

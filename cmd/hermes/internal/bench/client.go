@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -104,6 +106,10 @@ type stream struct {
 	conn net.Conn
 	body io.ReadCloser
 	sse  *sse.Reader
+	// For a poller (pollread_linux.go), which reads conn itself: whether
+	// the body is chunked, and the bytes of it read with the headers.
+	chunked  bool
+	buffered []byte
 	// connected is how long the request took until the response headers.
 	connected time.Duration
 }
@@ -156,7 +162,7 @@ func (e *env) openStream(ctx context.Context, req streamRequest) (*stream, error
 	if bufSize == 0 {
 		bufSize = 4096
 	}
-	br := bufio.NewReaderSize(conn, bufSize)
+	br := bufio.NewReaderSize(newRawReader(conn), bufSize)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		conn.Close()
@@ -175,72 +181,13 @@ func (e *env) openStream(ctx context.Context, req streamRequest) (*stream, error
 		return nil, fmt.Errorf("content type %q, not text/event-stream", ct)
 	}
 	_ = conn.SetDeadline(time.Time{})
+	buffered, _ := br.Peek(br.Buffered())
 	return &stream{
 		conn:      conn,
 		body:      resp.Body,
 		sse:       sse.NewReader(resp.Body, bufSize, maxEventBytes),
+		chunked:   slices.Equal(resp.TransferEncoding, []string{"chunked"}),
+		buffered:  bytes.Clone(buffered),
 		connected: time.Since(start),
 	}, nil
 }
-
-// publisher posts updates over a pool of keep-alive connections.
-type publisher struct {
-	client *http.Client
-	url    string
-	token  string
-}
-
-func newPublisher(e *env, conns int) *publisher {
-	tr := &http.Transport{
-		DialContext:         e.dialer.dial,
-		MaxIdleConns:        conns,
-		MaxIdleConnsPerHost: conns,
-		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   false,
-	}
-	target := e.hub
-	if e.o.PublishHub != nil {
-		target = e.o.PublishHub
-	}
-	return &publisher{
-		client: &http.Client{Transport: tr, Timeout: 30 * time.Second},
-		url:    target.String(),
-		token:  e.pubToken,
-	}
-}
-
-// update is one publish.
-type update struct {
-	topic   string
-	data    string
-	private bool
-}
-
-// publish posts u and returns the id the hub assigned.
-func (p *publisher) publish(ctx context.Context, u update) (string, error) {
-	form := url.Values{"topic": {u.topic}, "data": {u.data}}
-	if u.private {
-		form.Set("private", "on")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+p.token)
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if err != nil {
-		return "", fmt.Errorf("reading the publish response: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", &statusError{code: resp.StatusCode, body: strings.TrimSpace(string(body))}
-	}
-	return strings.TrimSpace(string(body)), nil
-}
-
-func (p *publisher) close() { p.client.CloseIdleConnections() }

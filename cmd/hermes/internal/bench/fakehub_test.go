@@ -18,6 +18,9 @@ type fakeHub struct {
 	replayAll bool
 	// fail answers 503 to publishes with k%3 == 2 (they are not stored).
 	fail bool
+	// endEvery ends each stream cleanly after that many events: the
+	// subscribers must come back with Last-Event-ID and miss nothing.
+	endEvery int
 
 	mu      sync.Mutex
 	k       int
@@ -109,7 +112,7 @@ func (f *fakeHub) subscribe(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	w.(http.Flusher).Flush()
-	for {
+	for sent := 0; f.endEvery == 0 || sent < f.endEvery; sent++ {
 		select {
 		case <-r.Context().Done():
 			return

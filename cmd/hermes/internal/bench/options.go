@@ -19,6 +19,12 @@ const (
 	DialectDraft08 = "draft08" // authorization_details, match= and match_urlpattern=
 )
 
+// How the tool reads its streams (--readers).
+const (
+	ReadersPoll      = "poll"      // a poller per processor reads every stream (Linux); else goroutines
+	ReadersGoroutine = "goroutine" // a goroutine per stream
+)
+
 // Options are the parsed command line of `hermes bench`.
 type Options struct {
 	Scenario string
@@ -39,6 +45,9 @@ type Options struct {
 	LocalAddrs                  []net.IP
 	ConnectConcurrency          int
 	ConnectTimeout              time.Duration
+	// Readers is how streams are read: ReadersPoll (one poller per
+	// processor, where the platform has one) or ReadersGoroutine.
+	Readers string
 
 	Subscribers int
 	Publishers  int
@@ -131,6 +140,7 @@ func Parse(args []string, readKey func(string) ([]byte, error)) (*Options, error
 	fs.StringVar(&locals, "local-addrs", "", "")
 	fs.IntVar(&o.ConnectConcurrency, "connect-concurrency", 64, "")
 	fs.DurationVar(&o.ConnectTimeout, "connect-timeout", 10*time.Second, "")
+	fs.StringVar(&o.Readers, "readers", ReadersPoll, "")
 	fs.DurationVar(&o.ProgressEvery, "progress-every", 5*time.Second, "")
 
 	fs.IntVar(&o.Subscribers, "subscribers", 0, "")
@@ -161,7 +171,7 @@ func Parse(args []string, readKey func(string) ([]byte, error)) (*Options, error
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	common := []string{"hub", "jwt-key", "publisher-jwt-key", "subscriber-jwt-key", "alg", "dialect", "issuer", "audience",
-		"pid", "json", "topic-base", "local-addrs", "connect-concurrency", "connect-timeout", "progress-every"}
+		"pid", "json", "topic-base", "local-addrs", "connect-concurrency", "connect-timeout", "progress-every", "readers"}
 	var errs []error
 	for name := range given {
 		if name != "payload" && !slices.Contains(common, name) && !slices.Contains(scenarioFlags[o.Scenario], name) {
@@ -230,6 +240,9 @@ func Parse(args []string, readKey func(string) ([]byte, error)) (*Options, error
 	}
 	if o.PID < 0 {
 		errs = append(errs, usagef("--pid: negative"))
+	}
+	if o.Readers != ReadersPoll && o.Readers != ReadersGoroutine {
+		errs = append(errs, usagef("--readers: %q is neither poll nor goroutine", o.Readers))
 	}
 	if base, err := url.Parse(o.TopicBase); err != nil || !base.IsAbs() || !strings.HasSuffix(o.TopicBase, "/") {
 		errs = append(errs, usagef("--topic-base: %q is not an absolute URL ending with /", o.TopicBase))

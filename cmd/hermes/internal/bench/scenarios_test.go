@@ -69,6 +69,25 @@ func TestFanoutNoLossWithHermes(t *testing.T) {
 	}
 }
 
+// Both ways of reading streams (the poller and a goroutine each) must come
+// back after a hub ends a stream, with Last-Event-ID, and miss nothing: the
+// fake hub ends every stream after 7 events.
+func TestFanoutReconnectsAfterTheHubEndsStreams(t *testing.T) {
+	for _, readers := range []string{ReadersPoll, ReadersGoroutine} {
+		t.Run(readers, func(t *testing.T) {
+			hub := &fakeHub{endEvery: 7}
+			res := runBench(t, append([]string{"fanout"}, sweepArgs(fakeHubURL(t, hub), "--max-steps", "1", "--readers", readers)...)...)
+			st := res.Sweep.Steps[0]
+			if st.Acked == 0 || st.Deliveries != st.Acked*20 || st.Lost+st.Duplicates+st.Order != 0 {
+				t.Fatalf("acked %d, deliveries %d (want 20 each), lost %d, dup %d, order %d", st.Acked, st.Deliveries, st.Lost, st.Duplicates, st.Order)
+			}
+			if res.Sweep.Totals.Reconnects == 0 {
+				t.Fatal("the hub ended every stream after 7 events, yet no subscriber reconnected")
+			}
+		})
+	}
+}
+
 // The tool must see what a broken hub does: exact counts, per subscriber.
 func TestFanoutSeesLossDuplicatesAndReorder(t *testing.T) {
 	// 30 updates per step (seq 0..29): positions 3, 13, 23 (drop), 5, 15,

@@ -74,7 +74,7 @@ func (e *env) connectAll(ctx context.Context, n int, mk func(i int) *subscriber)
 				mu.Lock()
 				subs = append(subs, s)
 				mu.Unlock()
-				e.readers.Go(func() { e.read(ctx, s, st) })
+				e.startReading(ctx, s, st)
 			}
 		})
 	}
@@ -91,39 +91,62 @@ func (e *env) connectAll(ctx context.Context, n int, mk func(i int) *subscriber)
 	return subs, stats
 }
 
+// startReading reads st for s: on a poller when the tool has them and st
+// can be polled, else on a goroutine of its own.
+func (e *env) startReading(ctx context.Context, s *subscriber, st *stream) {
+	if e.pollers != nil && e.pollers.add(ctx, s, st) {
+		return
+	}
+	e.readers.Go(func() { e.read(ctx, s, st) })
+}
+
 // read consumes s's stream until ctx ends, reconnecting when the hub ends
 // it (unless the scenario measures idle connections, where a drop is what
 // it counts).
 func (e *env) read(ctx context.Context, s *subscriber, st *stream) {
-	stop := context.AfterFunc(ctx, func() { st.Close() })
-	for {
-		ev, err := st.sse.Next()
-		if err == nil {
-			s.tr.mu.Lock()
-			s.tr.lastID = ev.ID
-			s.tr.mu.Unlock()
-			e.deliver(s, ev)
-			continue
+	for st != nil {
+		stop := context.AfterFunc(ctx, func() { st.Close() })
+		var err error
+		for err == nil {
+			var ev sse.Event
+			if ev, err = st.sse.Next(); err == nil {
+				e.event(s, ev)
+			}
 		}
 		stop()
 		st.Close()
-		e.open.Add(-1)
-		if ctx.Err() != nil {
-			return
-		}
-		e.dropped.Add(1)
-		if errors.Is(err, sse.ErrTooLarge) {
-			s.tr.count(&s.tr.malformed)
-		}
-		if !e.reconnect {
-			return
-		}
-		if st = e.reopen(ctx, s); st == nil {
-			return
-		}
-		e.open.Add(1)
-		stop = context.AfterFunc(ctx, func() { st.Close() })
+		st = e.streamEnded(ctx, s, err)
 	}
+}
+
+// event takes one event of s's stream.
+func (e *env) event(s *subscriber, ev sse.Event) {
+	s.tr.mu.Lock()
+	s.tr.lastID = ev.ID
+	s.tr.mu.Unlock()
+	e.deliver(s, ev)
+}
+
+// streamEnded counts the end of s's stream (closed by the caller) with err,
+// and reconnects as a browser does unless the run is over or the scenario
+// counts drops: it returns the new stream, nil when s is done.
+func (e *env) streamEnded(ctx context.Context, s *subscriber, err error) *stream {
+	e.open.Add(-1)
+	if ctx.Err() != nil {
+		return nil
+	}
+	e.dropped.Add(1)
+	if errors.Is(err, sse.ErrTooLarge) {
+		s.tr.count(&s.tr.malformed)
+	}
+	if !e.reconnect {
+		return nil
+	}
+	st := e.reopen(ctx, s)
+	if st != nil {
+		e.open.Add(1)
+	}
+	return st
 }
 
 // reopen reconnects s with the last event id it saw, with a backoff like

@@ -30,8 +30,13 @@ type tracker struct {
 	mu sync.Mutex
 	// seen is indexed by slot(seq): the scenario maps the sequence numbers
 	// a subscriber may receive onto small integers.
-	seen      bitset
-	lastByPub map[int]int64
+	seen bitset
+	// lastByPub is the last sequence number seen of each publisher, +1
+	// (0: none yet), for the few publishers a run has; others (a hub
+	// that invents publishers) go to lastByPubMap, so that no payload
+	// makes the slice grow past maxPublishersIndexed.
+	lastByPub    []int64
+	lastByPubMap map[int]int64
 	// recvByStep counts first receptions per sweep step.
 	recvByStep []int64
 
@@ -55,7 +60,10 @@ type tracker struct {
 	closedTo int // steps below this one have had their loss counted
 }
 
-func newTracker() *tracker { return &tracker{lastByPub: map[int]int64{}} }
+func newTracker() *tracker { return &tracker{} }
+
+// maxPublishersIndexed bounds the publishers tracked by index.
+const maxPublishersIndexed = 1024
 
 // observe records p, received as event id at time now. slot maps p.seq to
 // the index of the seen bitset; authorized says whether p was meant for this
@@ -80,10 +88,8 @@ func (t *tracker) observe(p payload, id string, slot int64, authorized bool, now
 		t.duplicates++
 		return false
 	}
-	if last, ok := t.lastByPub[p.pub]; ok && p.seq < last {
+	if t.orderViolated(p.pub, p.seq) {
 		t.order++
-	} else {
-		t.lastByPub[p.pub] = p.seq
 	}
 	for len(t.recvByStep) <= p.step {
 		t.recvByStep = append(t.recvByStep, 0)
@@ -93,6 +99,29 @@ func (t *tracker) observe(p payload, id string, slot int64, authorized bool, now
 		t.late++
 	}
 	return true
+}
+
+// orderViolated reports whether seq comes after a later update of
+// publisher pub, and records seq as its last otherwise. Called with t.mu.
+func (t *tracker) orderViolated(pub int, seq int64) bool {
+	if pub < maxPublishersIndexed {
+		if pub >= len(t.lastByPub) {
+			t.lastByPub = append(t.lastByPub, make([]int64, pub+1-len(t.lastByPub))...)
+		}
+		if last := t.lastByPub[pub]; last != 0 && seq < last-1 {
+			return true
+		}
+		t.lastByPub[pub] = seq + 1
+		return false
+	}
+	if last, ok := t.lastByPubMap[pub]; ok && seq < last {
+		return true
+	}
+	if t.lastByPubMap == nil {
+		t.lastByPubMap = map[int]int64{}
+	}
+	t.lastByPubMap[pub] = seq
+	return false
 }
 
 func (t *tracker) count(field *int64) {

@@ -46,6 +46,9 @@ Common flags:
                             loopback: 127.0.0.1 and up, one per 10,000 subscribers, at least 2)
   --connect-concurrency N   connections opened at once (default 64)
   --connect-timeout D       per connection (default 10s)
+  --readers poll|goroutine  how the tool reads its streams: poll (default) reads them all
+                            from one poller per processor on Linux, so that the tool's own
+                            cost per event stays below the hub's; goroutine: one each
   --progress-every D        progress line interval when stderr is not a terminal (default 5s)
   --payload BYTES           data size of each update (default 100)
 

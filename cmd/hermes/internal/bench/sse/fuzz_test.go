@@ -74,3 +74,66 @@ func FuzzReaderRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// blockingSource hands out its input one piece at a time, answering
+// ErrWouldBlock before each piece, as a source fed by a poller does.
+type blockingSource struct {
+	in      string
+	piece   int
+	blocked bool
+}
+
+func (b *blockingSource) Read(p []byte) (int, error) {
+	if !b.blocked {
+		b.blocked = true
+		return 0, ErrWouldBlock
+	}
+	b.blocked = false
+	if b.in == "" {
+		return 0, io.EOF
+	}
+	n := min(len(p), b.piece, len(b.in))
+	copy(p, b.in[:n])
+	b.in = b.in[n:]
+	return n, nil
+}
+
+// readAllResuming reads every event, calling Next again after each
+// ErrWouldBlock.
+func readAllResuming(r *Reader) ([]Event, error) {
+	var out []Event
+	for {
+		ev, err := r.Next()
+		switch {
+		case errors.Is(err, ErrWouldBlock):
+			continue
+		case errors.Is(err, io.EOF):
+			return out, nil
+		case err != nil:
+			return out, err
+		}
+		out = append(out, ev)
+	}
+}
+
+// FuzzReaderResumes: a source that has nothing for now between any two
+// pieces of the stream must not change the events (the event being read
+// when the source runs dry is kept, not dropped or dispatched early).
+func FuzzReaderResumes(f *testing.F) {
+	f.Add("event: e\ndata: a\r\ndata: b\n\nid: 7\ndata: c\r\r", 1)
+	f.Add(": hb\n\ndata: x\n\n", 3)
+	f.Fuzz(func(t *testing.T, in string, piece int) {
+		if piece < 1 || piece > 64 {
+			t.Skip()
+		}
+		const limit = 64
+		whole, errWhole := readAll(NewReader(strings.NewReader(in), 16, limit))
+		resumed, errResumed := readAllResuming(NewReader(&blockingSource{in: in, piece: piece}, 16, limit))
+		if !equalEvents(whole, resumed) {
+			t.Fatalf("events change when the source blocks: %q / %q", whole, resumed)
+		}
+		if errWhole != errResumed {
+			t.Fatalf("errors change when the source blocks: %v / %v", errWhole, errResumed)
+		}
+	})
+}

@@ -41,7 +41,13 @@ type Reader struct {
 	retry    int64
 	comments uint64
 	data     []byte // data buffer of the event being read
+	typ      string // event type buffer of the event being read
 }
+
+// ErrWouldBlock is what a source returns when it has no bytes for now but
+// the stream goes on (a source fed by a poller). Next returns it with the
+// event being read kept, and reads on from there at the next call.
+var ErrWouldBlock = errors.New("sse: no input for now")
 
 // NewReader reads from src with an initial buffer of bufSize bytes, growing
 // it up to limit bytes for one line; the data of one event is bounded by
@@ -70,8 +76,6 @@ func (r *Reader) Comments() uint64 { return r.comments }
 // returns io.EOF (an event not terminated by a blank line is discarded, as
 // the standard says), or the source's error.
 func (r *Reader) Next() (Event, error) {
-	r.data = r.data[:0]
-	typ := ""
 	for {
 		line, err := r.readLine()
 		if err != nil {
@@ -86,10 +90,12 @@ func (r *Reader) Next() (Event, error) {
 		if len(line) == 0 {
 			if len(r.data) == 0 {
 				// Nothing to dispatch: the type is reset all the same.
-				typ = ""
+				r.typ = ""
 				continue
 			}
-			return Event{ID: r.lastID, Type: typ, Data: string(r.data[:len(r.data)-1])}, nil
+			ev := Event{ID: r.lastID, Type: r.typ, Data: string(r.data[:len(r.data)-1])}
+			r.data, r.typ = r.data[:0], ""
+			return ev, nil
 		}
 		if line[0] == ':' {
 			r.comments++
@@ -107,7 +113,7 @@ func (r *Reader) Next() (Event, error) {
 		}
 		switch string(field) {
 		case "event":
-			typ = string(value)
+			r.typ = string(value)
 		case "data":
 			if len(r.data)+len(value)+1 > r.limit {
 				return Event{}, ErrTooLarge
@@ -199,6 +205,12 @@ func (r *Reader) fill() error {
 		return fmt.Errorf("sse: source returned an invalid count %d", n)
 	}
 	r.end += n
+	if errors.Is(err, ErrWouldBlock) {
+		if n > 0 {
+			return nil
+		}
+		return err
+	}
 	if err != nil {
 		r.err = err
 	}
