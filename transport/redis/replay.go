@@ -97,12 +97,17 @@ end
 
 local stream, after, last = KEYS[1], ARGV[1], ARGV[2]
 local limit, most, inline = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local out, bytes, largest = {}, 0, 0
-while #out < most do
-  -- As many entries as fit if the next cost no more than the largest so
+-- What the script loads is bounded too (twice the limit, or one entry):
+-- routes of large entries cost little to return but their entries are
+-- read whole, and a page that keeps one large event is scanned again from
+-- it.
+local loadCap = 2 * limit
+local out, bytes, loaded, largest = {}, 0, 0, 0
+while #out < most and loaded < loadCap do
+  -- As many entries as fit if the next are no larger than the largest so
   -- far (one, at first).
   local want = 1
-  if largest > 0 then want = math.floor((limit - bytes) / largest) end
+  if largest > 0 then want = math.floor((loadCap - loaded) / largest) end
   want = math.max(1, math.min(want, most - #out, ` + strconv.Itoa(scriptChunk) + `))
   local es = redis.call('XRANGE', stream, '(' .. after, last, 'COUNT', want)
   for _, e in ipairs(es) do
@@ -121,7 +126,8 @@ while #out < most do
     end
     out[#out + 1] = item
     bytes = bytes + cost
-    largest = math.max(largest, cost)
+    loaded = loaded + size
+    largest = math.max(largest, size)
     after = e[1]
   end
   if #es < want then return {1, 0, out} end

@@ -321,3 +321,32 @@ func TestReplaySizeRecordsAtTheHead(t *testing.T) {
 		t.Fatalf("bound past the cached head: %d, %v, upto %d, %v; want at least %d up to 6", n, known, upto, err, len(big.Data))
 	}
 }
+
+// TestScanLoadsBoundedBytes: a scan over large entries stops once it has
+// read about twice the page's limit, although their routes would fit many
+// times over: a page that keeps one large event is scanned again from it,
+// and reading the whole history at every page made stalled replays of
+// large events keep Redis busy.
+func TestScanLoadsBoundedBytes(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{NoPersistence: true})
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := context.Background()
+	keys := []string{"{scan}:events"}
+	const entry = 100 << 10
+	payload := encodePayload(&transport.Event{Topics: []string{"t"}, Data: strings.Repeat("x", entry)})
+	for i := 1; i <= 40; i++ {
+		if err := c.XAdd(ctx, &goredis.XAddArgs{Stream: keys[0], ID: fmt.Sprint(i, "-0"), Values: []any{"i", fmt.Sprint(i), "t", "0", "d", string(payload)}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const limit = 256 << 10
+	res, err := scanScript.Run(ctx, c, keys, "0-0", "40-0", limit, 1000, inlineBytes).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := res[2].([]any)
+	if most := 2*limit/entry + 1; len(items) == 0 || len(items) > most || res[0] != int64(0) {
+		t.Fatalf("a scan returned %d routes of %d-byte entries (done %v), want 1 to %d for a %d-byte page", len(items), entry, res[0], most, limit)
+	}
+}
