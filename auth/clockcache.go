@@ -15,7 +15,7 @@ type clockCache[K comparable, V any] struct {
 	size    int // sum of entry sizes
 	maxSize int
 
-	hits, misses uint64
+	hits, misses, evictions uint64
 }
 
 type clockEntry[K comparable, V any] struct {
@@ -86,6 +86,7 @@ func (c *clockCache[K, V]) evictOne(keep int) {
 		c.size -= e.size
 		*e = clockEntry[K, V]{}
 		c.free = append(c.free, c.hand)
+		c.evictions++
 		return
 	}
 }
@@ -107,4 +108,14 @@ func (c *clockCache[K, V]) stats() (hits, misses uint64, entries int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.hits, c.misses, len(c.idx)
+}
+
+// snapshot returns the cache's counts as CacheStats named name.
+func (c *clockCache[K, V]) snapshot(name string) CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return CacheStats{
+		Cache: name, Hits: c.hits, Misses: c.misses, Evictions: c.evictions,
+		Entries: len(c.idx), Size: c.size, MaxSize: c.maxSize,
+	}
 }

@@ -74,6 +74,38 @@ func (a *Authorizer) GrantCacheStats() (hits, misses uint64, entries int) {
 	return a.grants.stats()
 }
 
+// Names of the caches in CacheStats.
+const (
+	CacheGrant    = "grant"    // verified tokens' grants, per Authorizer
+	CacheDetails  = "details"  // parsed authorization_details, per Authorizer
+	CacheDecision = "decision" // (grant, topic) decisions, process-wide
+)
+
+// CacheStats is a snapshot of one of the caches of token verification,
+// for metrics: counts since the process (decision) or the Authorizer
+// (grant, details) started.
+type CacheStats struct {
+	Cache        string // one of the Cache* names
+	Hits, Misses uint64
+	// Evictions counts entries pushed out to make room: a cache that
+	// evicts as fast as it misses is too small for its working set.
+	Evictions uint64
+	Entries   int
+	// Size is what the entries take as the cache measures it (bytes for
+	// grant and details, entries for decision), at most MaxSize.
+	Size, MaxSize int
+}
+
+// CacheStats reports the authorizer's grant and details caches and the
+// process-wide decision cache. It takes each cache's lock briefly.
+func (a *Authorizer) CacheStats() []CacheStats {
+	return []CacheStats{
+		a.grants.snapshot(CacheGrant),
+		a.details.snapshot(CacheDetails),
+		decisions.snapshot(CacheDecision),
+	}
+}
+
 // Parsed authorization details. A token re-issued to the same user (new
 // jti, iat, exp) carries the same authorization_details, byte for byte,
 // and parsing them is most of what verifying a large token costs (nested

@@ -54,6 +54,8 @@ type Metrics struct {
 	redis                  *RedisMetrics
 	subscriptionEvents     prometheus.Counter
 	subscriptionEventBytes prometheus.Gauge
+
+	authCacheOnce sync.Once // registers the auth caches' collector (authcache.go)
 }
 
 var _ hub.Metrics = (*Metrics)(nil)

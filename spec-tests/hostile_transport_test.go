@@ -65,12 +65,19 @@ func stalledReader(t *testing.T, h *Harness, topic string, min int) {
 
 // TestHostile_ReplayMemory_Finding2: 8 anonymous `earliest` readers that
 // stop reading after their first update, over 48 stored updates of
-// 512 KiB on bolt. Before the fix each replay decoded a page of up to 256
-// events before writing the first, so the 8 stalled replays kept the whole
-// history in the heap 8 times over (8 x 24 MiB); now a page is bounded in
-// bytes and holds one such update, so they keep a few MiB in all.
+// 512 KiB, on each stored transport. Before the fix each replay read a page
+// of many events before writing the first (up to 256 on bolt, 32 on
+// redis), so the 8 stalled replays kept the history in the heap 8 times
+// over (8 x 16 to 24 MiB); now a page is bounded in bytes and holds one
+// such update, so they keep a few MiB in all.
 func TestHostile_ReplayMemory_Finding2(t *testing.T) {
-	h := newHarness(t, "h1", Options{Anonymous: true, Transport: "bolt"})
+	for _, name := range []string{"bolt", "redis"} {
+		t.Run(name, func(t *testing.T) { testReplayMemory(t, name) })
+	}
+}
+
+func testReplayMemory(t *testing.T, transportName string) {
+	h := newHarness(t, "h1", Options{Anonymous: true, Transport: transportName})
 	const n, size, readers = 48, 512 << 10, 8
 	topic := "https://example.com/finding2/big"
 	data := strings.Repeat("x", size)

@@ -161,6 +161,10 @@ func TestServeAdminListener(t *testing.T) {
 		"hermes_updates_published_total":        "1",
 		"hermes_updates_delivered_total":        "1",
 		"hermes_publish_duration_seconds_count": "1",
+		// The publisher's token, verified once, is the grant cache's
+		// one entry (a miss); the auth caches are wired to the metrics.
+		`hermes_auth_cache_entries{cache="grant"}`:      "1",
+		`hermes_auth_cache_misses_total{cache="grant"}`: "1",
 	} {
 		if got := metricValue(after, name); got != want {
 			t.Errorf("%s = %q, want %s", name, got, want)

@@ -118,6 +118,9 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		}
 		return a.fail(err)
 	}
+	if m != nil {
+		m.AuthCaches(authCacheStats(authz)) // metrics_caches.go
+	}
 
 	srv := &http.Server{
 		Handler:           h,

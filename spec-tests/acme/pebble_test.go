@@ -86,7 +86,7 @@ func pebbleBinaries(t *testing.T) string {
 // place, so that two test binaries building at once never see half a
 // directory.
 func buildPebble() (string, error) {
-	goTool, err := goCommand()
+	goTool, err := hubproc.GoCommand()
 	if err != nil {
 		return "", err
 	}
@@ -129,21 +129,6 @@ func buildPebble() (string, error) {
 		return "", fmt.Errorf("moving the build into %s: %w", dir, err)
 	}
 	return dir, nil
-}
-
-// goCommand locates the go command: `go test` puts GOROOT/bin first on
-// PATH; GOROOT is the fallback.
-func goCommand() (string, error) {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p, nil
-	}
-	if root := os.Getenv("GOROOT"); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("no go command on PATH or in $GOROOT/bin")
 }
 
 // cacheRoot is GOCACHE, or the user's cache directory when the build

@@ -6,18 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/spec-tests/internal/hubproc"
+	"github.com/hermes-hub/hermes/spec-tests/internal/sseclient"
 )
 
 // The package is Unix-only: it stops and kills the hub with signals.
@@ -74,13 +71,7 @@ func startHub(t *testing.T, o hubOptions) *hubProc {
 		proc:   p,
 		dbPath: o.dbPath,
 		base:   p.URL(),
-		client: &http.Client{Transport: &http.Transport{
-			// Concurrent publishers reuse their connections instead of
-			// opening one per request (and running out of ports).
-			MaxIdleConns:        128,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     time.Minute,
-		}},
+		client: sseclient.NewHTTPClient(),
 	}
 	// Runs before hubproc's cleanup, which stops the hub.
 	t.Cleanup(h.client.CloseIdleConnections)
@@ -110,27 +101,17 @@ func (h *hubProc) waitKilled(t *testing.T) {
 	h.proc.WaitKilled(t)
 }
 
-// Tokens are minted once per package run; they never expire.
-var (
-	tokenMu    sync.Mutex
-	tokenCache = map[string]string{}
-)
+// tokens are minted once per package run; they never expire.
+var tokens = sseclient.Tokens{Key: []byte(jwtSecret)}
 
 // token mints a legacy-dialect token with the given grants. A nil slice
 // leaves the claim out.
 func token(t *testing.T, publish, subscribe []string) string {
 	t.Helper()
-	key := fmt.Sprintf("%q|%q|%v|%v", publish, subscribe, publish == nil, subscribe == nil)
-	tokenMu.Lock()
-	defer tokenMu.Unlock()
-	if tok, ok := tokenCache[key]; ok {
-		return tok
-	}
-	tok, err := auth.Mint(auth.MintOptions{Key: []byte(jwtSecret), Publish: publish, Subscribe: subscribe})
+	tok, err := tokens.Token(publish, subscribe)
 	if err != nil {
-		t.Fatalf("minting a token: %v", err)
+		t.Fatal(err)
 	}
-	tokenCache[key] = tok
 	return tok
 }
 
@@ -149,35 +130,9 @@ type update struct {
 // publish POSTs u with the token and returns the status and the body (the
 // event id on success). It is safe from any goroutine.
 func (h *hubProc) publish(ctx context.Context, tok string, u update) (int, string, error) {
-	form := url.Values{}
-	for _, tp := range u.topics {
-		form.Add("topic", tp)
-	}
-	if u.id != "" {
-		form.Set("id", u.id)
-	}
-	form.Set("data", u.data)
-	if u.private {
-		form.Set("private", "on")
-	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.endpoint(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return 0, "", fmt.Errorf("publish request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return 0, "", fmt.Errorf("publish %s: %w", u.id, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return resp.StatusCode, "", fmt.Errorf("publish %s: reading the answer: %w", u.id, err)
-	}
-	return resp.StatusCode, string(body), nil
+	return sseclient.Publish(ctx, h.client, h.endpoint(), tok, sseclient.Update{Topics: u.topics, ID: u.id, Data: u.data, Private: u.private})
 }
 
 // mustPublish publishes u and fails the test unless the hub answers 200

@@ -3,7 +3,6 @@
 package cluster_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,14 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
-	"sync"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/spec-tests/internal/hubproc"
+	"github.com/hermes-hub/hermes/spec-tests/internal/sseclient"
 	"github.com/hermes-hub/hermes/transport/redis/redistest"
 )
 
@@ -100,15 +98,11 @@ func startNode(t testing.TB, rs *redistest.Server, name string, o clusterOptions
 	}
 	p := hubproc.Start(t, hermesBin, hubproc.Options{LogOnFailure: true}, args...)
 	n := &node{
-		name:  name,
-		proc:  p,
-		base:  p.URL(),
-		admin: p.AdminURL(),
-		client: &http.Client{Transport: &http.Transport{
-			MaxIdleConns:        64,
-			MaxIdleConnsPerHost: 32,
-			IdleConnTimeout:     time.Minute,
-		}},
+		name:   name,
+		proc:   p,
+		base:   p.URL(),
+		admin:  p.AdminURL(),
+		client: sseclient.NewHTTPClient(),
 	}
 	t.Cleanup(n.client.CloseIdleConnections)
 	return n
@@ -119,25 +113,15 @@ func (n *node) endpoint() string { return n.base + "/.well-known/mercure" }
 // ---------------------------------------------------------------------------
 // Tokens
 
-var (
-	tokenMu    sync.Mutex
-	tokenCache = map[string]string{}
-)
+var tokens = sseclient.Tokens{Key: []byte(jwtSecret)}
 
 // token mints a legacy token; a nil slice leaves the claim out.
 func token(t testing.TB, publish, subscribe []string) string {
 	t.Helper()
-	key := fmt.Sprintf("%q|%q|%v|%v", publish, subscribe, publish == nil, subscribe == nil)
-	tokenMu.Lock()
-	defer tokenMu.Unlock()
-	if tok, ok := tokenCache[key]; ok {
-		return tok
-	}
-	tok, err := auth.Mint(auth.MintOptions{Key: []byte(jwtSecret), Publish: publish, Subscribe: subscribe})
+	tok, err := tokens.Token(publish, subscribe)
 	if err != nil {
-		t.Fatalf("minting a token: %v", err)
+		t.Fatal(err)
 	}
-	tokenCache[key] = tok
 	return tok
 }
 
@@ -158,35 +142,13 @@ type update struct {
 // publish POSTs u and returns the status and the body. Safe from any
 // goroutine.
 func (n *node) publish(ctx context.Context, tok string, u update) (int, string, error) {
-	form := url.Values{}
-	for _, tp := range u.topics {
-		form.Add("topic", tp)
-	}
-	if u.id != "" {
-		form.Set("id", u.id)
-	}
-	form.Set("data", u.data)
-	if u.private {
-		form.Set("private", "on")
-	}
 	ctx, cancel := context.WithTimeout(ctx, eventTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.endpoint(), strings.NewReader(form.Encode()))
+	status, body, err := sseclient.Publish(ctx, n.client, n.endpoint(), tok, sseclient.Update{Topics: u.topics, ID: u.id, Data: u.data, Private: u.private})
 	if err != nil {
-		return 0, "", err
+		return status, body, fmt.Errorf("on %s: %w", n.name, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return 0, "", fmt.Errorf("publish %s on %s: %w", u.id, n.name, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return resp.StatusCode, "", fmt.Errorf("publish %s on %s: reading the answer: %w", u.id, n.name, err)
-	}
-	return resp.StatusCode, string(body), nil
+	return status, body, nil
 }
 
 func (n *node) mustPublish(t testing.TB, u update) {
@@ -207,23 +169,14 @@ func plain(topic, id string) update {
 // ---------------------------------------------------------------------------
 // Subscribing
 
-type sseEvent struct{ ID, Type, Data string }
+type sseEvent = sseclient.Event
 
-type sseItem struct {
-	ev  sseEvent
-	err error
-}
-
-// stream is an open subscription; a goroutine parses it into items.
+// stream is an open subscription on one node.
 type stream struct {
+	*sseclient.Stream
 	n           *node
 	header      http.Header
 	markerTopic string
-	items       chan sseItem
-	cancel      context.CancelFunc
-	quit        chan struct{}
-	once        sync.Once
-	finished    chan struct{}
 }
 
 type subOptions struct {
@@ -248,126 +201,36 @@ func newMarkerTopic() string {
 // reaches it).
 func (n *node) subscribe(t testing.TB, o subOptions) *stream {
 	t.Helper()
-	s := &stream{n: n, markerTopic: o.markerTopic, items: make(chan sseItem, 64), quit: make(chan struct{}), finished: make(chan struct{})}
-	if s.markerTopic == "" {
-		s.markerTopic = newMarkerTopic()
+	marker := o.markerTopic
+	if marker == "" {
+		marker = newMarkerTopic()
 	}
-	q := url.Values{}
-	for _, tp := range o.topics {
-		q.Add("topic", tp)
-	}
-	q.Add("topic", s.markerTopic)
-	for k, vs := range o.query {
-		for _, v := range vs {
-			q.Add(k, v)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.endpoint()+"?"+q.Encode(), nil)
+	st, err := sseclient.Subscribe(n.client, n.endpoint(), sseclient.Request{
+		Topics:      append(slices.Clip(o.topics), marker),
+		Token:       o.tok,
+		Query:       o.query,
+		LastEventID: o.lastEventID,
+	}, eventTimeout)
 	if err != nil {
-		cancel()
-		t.Fatal(err)
+		t.Fatalf("on %s: %v", n.name, err)
 	}
-	req.Header.Set("Accept", "text/event-stream")
-	if o.tok != "" {
-		req.Header.Set("Authorization", "Bearer "+o.tok)
-	}
-	if o.lastEventID != "" {
-		req.Header.Set("Last-Event-ID", o.lastEventID)
-	}
-	timer := time.AfterFunc(eventTimeout, cancel)
-	resp, err := n.client.Do(req)
-	timer.Stop()
-	if err != nil {
-		cancel()
-		t.Fatalf("subscribe on %s: %v", n.name, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		cancel()
-		t.Fatalf("subscribe on %s: status %d (%s)", n.name, resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	s.header = resp.Header
-	go s.read(resp.Body)
-	t.Cleanup(s.close)
-	return s
+	t.Cleanup(st.Close)
+	return &stream{Stream: st, n: n, header: st.Header, markerTopic: marker}
 }
 
-func (s *stream) close() {
-	s.once.Do(func() {
-		close(s.quit)
-		s.cancel()
-	})
-	<-s.finished
-}
+func (s *stream) close() { s.Close() }
 
-// read parses the event stream until it ends.
-func (s *stream) read(body io.ReadCloser) {
-	defer close(s.finished)
-	defer body.Close()
-	br := bufio.NewReaderSize(body, 64<<10)
-	var ev sseEvent
-	var data []string
-	seen := false
-	send := func(it sseItem) bool {
-		select {
-		case s.items <- it:
-			return true
-		case <-s.quit:
-			return false
-		}
-	}
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			send(sseItem{err: err})
-			return
-		}
-		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-		switch {
-		case line == "":
-			if seen {
-				ev.Data = strings.Join(data, "\n")
-				if !send(sseItem{ev: ev}) {
-					return
-				}
-			}
-			ev, data, seen = sseEvent{}, nil, false
-		case strings.HasPrefix(line, ":"):
-		default:
-			field, value, _ := strings.Cut(line, ":")
-			value = strings.TrimPrefix(value, " ")
-			switch field {
-			case "id":
-				ev.ID, seen = value, true
-			case "event":
-				ev.Type, seen = value, true
-			case "data":
-				data, seen = append(data, value), true
-			}
-		}
-	}
-}
-
-// errStreamEnded wraps the error that ended a stream.
-var errStreamEnded = errors.New("the stream ended")
-
-// next returns the next event; a stream that ended or nothing within
-// eventTimeout is an error.
+// next returns the next event; a stream that ended (an error wrapping
+// sseclient.ErrEnded) or nothing within eventTimeout is an error.
 func (s *stream) next() (sseEvent, error) {
-	timer := time.NewTimer(eventTimeout)
-	defer timer.Stop()
-	select {
-	case it := <-s.items:
-		if it.err != nil {
-			return sseEvent{}, fmt.Errorf("%w on %s: %v", errStreamEnded, s.n.name, it.err)
-		}
-		return it.ev, nil
-	case <-timer.C:
+	ev, ok, err := s.Next(eventTimeout)
+	if err != nil {
+		return sseEvent{}, fmt.Errorf("on %s: %w", s.n.name, err)
+	}
+	if !ok {
 		return sseEvent{}, fmt.Errorf("no event on %s within %v", s.n.name, eventTimeout)
 	}
+	return ev, nil
 }
 
 func (s *stream) mustNext(t testing.TB) sseEvent {
@@ -392,14 +255,11 @@ func (s *stream) untilMarker(t testing.TB, pub *node) []sseEvent {
 // until returns the events before the one with id.
 func (s *stream) until(t testing.TB, id string) []sseEvent {
 	t.Helper()
-	var got []sseEvent
-	for {
-		ev := s.mustNext(t)
-		if ev.ID == id {
-			return got
-		}
-		got = append(got, ev)
+	got, err := s.Until(id, eventTimeout)
+	if err != nil {
+		t.Fatalf("on %s: %v", s.n.name, err)
 	}
+	return got
 }
 
 // ended waits for the stream to end and fails when an event comes
@@ -408,7 +268,7 @@ func (s *stream) ended(t testing.TB) {
 	t.Helper()
 	for {
 		ev, err := s.next()
-		if errors.Is(err, errStreamEnded) {
+		if errors.Is(err, sseclient.ErrEnded) {
 			return
 		}
 		if err != nil {
@@ -418,13 +278,7 @@ func (s *stream) ended(t testing.TB) {
 	}
 }
 
-func eventIDs(evs []sseEvent) []string {
-	out := make([]string, len(evs))
-	for i, ev := range evs {
-		out[i] = ev.ID
-	}
-	return out
-}
+func eventIDs(evs []sseEvent) []string { return sseclient.IDs(evs) }
 
 // ---------------------------------------------------------------------------
 // Polling

@@ -141,7 +141,7 @@ func (t *Transport) read() {
 	defer t.others.Done()
 	backoff := time.Duration(0)
 	failing := false
-	count := firstPage // sized after the events of the last page, as a replay's
+	count := firstPage // sized after the events of the last page
 	fail := func(err error) bool {
 		if t.ctx.Err() != nil {
 			return false

@@ -62,7 +62,7 @@ const (
 type Transport struct {
 	c    goredis.UniversalClient
 	opts Options
-	keys []string // events, meta, ids, next
+	keys []string // events, meta, ids, next, sizes
 	// stateKeys are the state stream and its counter (state.go).
 	stateKeys []string
 	// node identifies this node's state events, which it skips.
@@ -104,6 +104,8 @@ var (
 	_ transport.Checker       = (*Transport)(nil)
 	_ transport.BatchAppender = (*Transport)(nil)
 	_ transport.LossNotifier  = (*Transport)(nil)
+
+	_ transport.FilteredReplayer = (*Transport)(nil)
 
 	_ transport.StateBroadcaster = (*Transport)(nil)
 )
@@ -175,7 +177,7 @@ func New(c goredis.UniversalClient, opts Options) (*Transport, error) {
 	t := &Transport{
 		c:         c,
 		opts:      opts,
-		keys:      []string{tag + "events", tag + "meta", tag + "ids", tag + "next"},
+		keys:      []string{tag + "events", tag + "meta", tag + "ids", tag + "next", tag + "sizes"},
 		stateKeys: []string{tag + "state", tag + "state:n"},
 		node:      rand.Text(),
 		log:       opts.logger().With("transport", "redis", "stream", opts.stream()),
@@ -477,62 +479,11 @@ func (t *Transport) Lookup(ctx context.Context, id string) (seq uint64, ok bool,
 	return uint64(local), true, nil
 }
 
-// Replay calls fn for every stored event with after < Seq <= until, one
-// page per XRANGE, fn outside of any call. Pages hold at most pageEvents
-// events, and about pageBytes: each is sized after the largest event of
-// the one before.
-func (t *Transport) Replay(ctx context.Context, after, until uint64, fn func(*transport.Event) error) error {
-	if err := t.open(); err != nil {
-		return err
-	}
-	t.mu.Lock()
-	off := t.offset
-	t.mu.Unlock()
-	from, to := toStream(after, off), toStream(until, off)
-	if off < 0 {
-		from = max(from, -off) // stream seqs up to -off have no node Seq
-	}
-	count := firstPage
-	for from < to {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("redis: replay: %w", err)
-		}
-		start := time.Now()
-		res, err := t.c.Do(ctx, "XRANGE", t.keys[0], "("+strconv.FormatInt(from, 10)+"-0", strconv.FormatInt(to, 10)+"-0", "COUNT", count).Slice()
-		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("redis: replay: %w", ctx.Err())
-			}
-			t.m.RedisError(OpReplay)
-			return fmt.Errorf("redis: replay: %w", err)
-		}
-		t.m.RedisRoundTrip(OpReplay, time.Since(start))
-		if len(res) == 0 {
-			return nil
-		}
-		evs, last, err := decodeEntries(res, off)
-		if err != nil {
-			return fmt.Errorf("redis: replay: %w", err)
-		}
-		count = pageCount(evs)
-		for _, ev := range evs {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("redis: replay: %w", err)
-			}
-			if err := fn(ev); err != nil {
-				return err
-			}
-		}
-		from = int64(last)
-	}
-	return nil
-}
-
-// firstPage is the length of a replay's first page, before the size of
+// firstPage is the length of the feed's first page, before the size of
 // the events is known.
 const firstPage = 32
 
-// pageCount sizes the next page of a replay after the events of the last
+// pageCount sizes the next page of the feed after the events of the last
 // one: about pageBytes if the next events are no larger than the largest
 // of these, and between 1 and pageEvents events.
 func pageCount(evs []*transport.Event) int {

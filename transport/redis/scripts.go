@@ -1,6 +1,17 @@
 package redis
 
-import goredis "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// sizeBlock is how many seqs share one record of the largest entry
+// (KEYS[5]): one hash field per sizeBlock events.
+const sizeBlock = 1024
+
+// sizeBlockLua is sizeBlock in the scripts.
+var sizeBlockLua = strconv.Itoa(sizeBlock)
 
 // The Lua scripts are the only writers of a stream's keys, so that every
 // change to the stream, its id index and its metadata is atomic (a script
@@ -17,6 +28,15 @@ import goredis "github.com/redis/go-redis/v9"
 //	                         its earliest and latest stored occurrences
 //	KEYS[4] {stream}:next    hash: seq -> seq of the next occurrence of the
 //	                         same id, for ids stored more than once
+//	KEYS[5] {stream}:sizes   hash: block -> the largest entry (id and payload
+//	                         bytes) stored with a seq in that block of
+//	                         sizeBlock seqs (floor(seq / sizeBlock)), so that
+//	                         a replay knows how many entries fit in a page
+//	                         before it reads them (replay.go). Field "from"
+//	                         is the first block recorded whole: a stream
+//	                         written before the records existed keeps its
+//	                         older blocks unrecorded, and replays size their
+//	                         pages with a script instead.
 //
 // Retention removes events from the front only, so the occurrence it
 // removes is always the earliest of its id: the index entry moves to the
@@ -29,8 +49,9 @@ import goredis "github.com/redis/go-redis/v9"
 // position, or the entry at that position has another event id (a failover
 // to a replica that missed writes, a restart from an older snapshot). A new
 // epoch is how every node learns that history was lost.
-const luaCommon = `
-local stream, meta, ids, nexts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+var luaCommon = `
+local stream, meta, ids, nexts, sizes = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local sizeBlock = ` + sizeBlockLua + `
 
 local function str(n) return string.format('%d', n) end
 local function seqOf(id) return tonumber(string.match(id, '^(%d+)-')) end
@@ -91,13 +112,19 @@ local function unindex(id, s)
   end
 end
 
+-- recordSize raises the largest entry size of block b to n.
+local function recordSize(b, n)
+  local cur = tonumber(redis.call('HGET', sizes, str(b)) or '0')
+  if n > cur then redis.call('HSET', sizes, str(b), str(n)) end
+end
+
 -- trim removes, oldest first, the events beyond size and those older than
 -- cutoff (Unix ms), at most limit of them, with their index entries. It
 -- returns 1 when it stopped at the limit (more may have to go), else 0.
 local function trim(size, cutoff, limit)
   if size <= 0 and cutoff <= 0 then return 0 end
   local len = redis.call('XLEN', stream)
-  local removed, last, done = 0, nil, false
+  local removed, last, done, firstRemoved = 0, nil, false, nil
   while not done and removed < limit do
     local from = '-'
     if last then from = '(' .. last .. '-0' end
@@ -111,6 +138,7 @@ local function trim(size, cutoff, limit)
         break
       end
       local s = str(seqOf(e[1]))
+      firstRemoved = firstRemoved or s
       unindex(e[2][2], s)
       removed, last = removed + 1, s
       if removed >= limit then break end
@@ -118,6 +146,11 @@ local function trim(size, cutoff, limit)
   end
   if last then
     redis.call('XTRIM', stream, 'MINID', str(tonumber(last) + 1) .. '-0')
+    -- Blocks whose every seq is now below the stream's first entry.
+    local upto = math.floor((tonumber(last) + 1) / sizeBlock) - 1
+    for b = math.floor(tonumber(firstRemoved) / sizeBlock), upto do
+      redis.call('HDEL', sizes, str(b))
+    end
   end
   if not done and removed > 0 and removed == limit then return 1 end
   return 0
@@ -132,12 +165,27 @@ end
 var appendScript = goredis.NewScript(luaCommon + `
 local epoch, start, seq = ensure(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5])
 local first = seq + 1
+-- The first block whose every entry has its size recorded: the next one
+-- when a stream written without records already has entries.
+if redis.call('HEXISTS', sizes, 'from') == 0 then
+  local f = math.floor((seq + 1) / sizeBlock)
+  if redis.call('XLEN', stream) > 0 and (seq + 1) % sizeBlock ~= 0 then f = f + 1 end
+  redis.call('HSET', sizes, 'from', str(f))
+end
+local block, largest = nil, 0
 for i = 9, #ARGV, 3 do
   seq = seq + 1
   local s = str(seq)
   redis.call('XADD', stream, s .. '-0', 'i', ARGV[i], 't', ARGV[i+1], 'd', ARGV[i+2])
   index(ARGV[i], s)
+  local b = math.floor(seq / sizeBlock)
+  if b ~= block then
+    if block then recordSize(block, largest) end
+    block, largest = b, 0
+  end
+  largest = math.max(largest, #ARGV[i] + #ARGV[i+2])
 end
+if block then recordSize(block, largest) end
 redis.call('HSET', meta, 'seq', str(seq))
 local n = (#ARGV - 8) / 3
 local more = trim(tonumber(ARGV[6]), tonumber(ARGV[7]), n + tonumber(ARGV[8]))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -227,5 +228,91 @@ func (s *suite) testFilteredLongMiss(t *testing.T) {
 	}
 	if asked != n {
 		t.Fatalf("filter asked %d times, want %d", asked, n)
+	}
+}
+
+// testFilteredBounds: ReplayFiltered honours after and until as Replay
+// does, with and without a filter, and with a budget of one byte (each
+// page then waits for the whole budget, and the replay must still resume
+// where the page before it ended).
+func (s *suite) testFilteredBounds(t *testing.T) {
+	tr := s.open(t, t.TempDir(), Retention{})
+	fr := filtered(t, tr)
+	drain(tr)
+	const n = 10
+	for i := 1; i <= n; i++ {
+		mustAppend(t, tr, sample(i))
+	}
+	// sample(i) is private when i%3 == 0: the filter keeps public events.
+	public := func(_ []string, private bool) bool { return !private }
+	ranges := []struct{ after, until uint64 }{
+		{0, n}, {0, 0}, {3, 7}, {7, 7}, {8, 3}, {5, 1000}, {0, math.MaxUint64}, {n, n + 5}, {n - 1, n}, {math.MaxUint64, math.MaxUint64},
+	}
+	for _, r := range ranges {
+		var all, pub []uint64
+		for seq := r.after + 1; seq <= min(r.until, n) && seq != 0; seq++ {
+			all = append(all, seq)
+			if seq%3 != 0 {
+				pub = append(pub, seq)
+			}
+		}
+		for _, c := range []struct {
+			name   string
+			filter func([]string, bool) bool
+			want   []uint64
+		}{{"no filter", nil, all}, {"public only", public, pub}} {
+			for _, budget := range []*transport.Budget{nil, transport.NewBudget(1)} {
+				var got []uint64
+				err := fr.ReplayFiltered(context.Background(), r.after, r.until, transport.ReplayOptions{Filter: c.filter, Budget: budget}, func(ev *transport.Event) error {
+					got = append(got, ev.Seq)
+					return nil
+				})
+				if err != nil {
+					t.Fatalf("ReplayFiltered(%d, %d), %s: %v", r.after, r.until, c.name, err)
+				}
+				if !slices.Equal(got, c.want) {
+					t.Errorf("ReplayFiltered(%d, %d), %s, budget %v: %v, want %v", r.after, r.until, c.name, budget != nil, got, c.want)
+				}
+			}
+		}
+	}
+}
+
+// testFilteredSkipsTrimmed: events that retention removes while a
+// filtered replay runs are not delivered once the page that holds them
+// has not been read yet. Events are large enough that a page holds one,
+// so the replay has read only the first when fn appends enough to push
+// the rest out of a size-bounded history.
+func (s *suite) testFilteredSkipsTrimmed(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		filter func([]string, bool) bool
+	}{{"no filter", nil}, {"filter", func([]string, bool) bool { return true }}} {
+		t.Run(c.name, func(t *testing.T) {
+			tr := s.open(t, t.TempDir(), Retention{Size: 5})
+			fr := filtered(t, tr)
+			drain(tr)
+			size := transport.ReplayPageBytes * 3 / 4
+			for i := range 5 {
+				mustAppend(t, tr, bigEvent("trimmed", i, size))
+			}
+			until := tr.LastSeq()
+			var got []uint64
+			err := fr.ReplayFiltered(context.Background(), 0, until, transport.ReplayOptions{Filter: c.filter}, func(ev *transport.Event) error {
+				got = append(got, ev.Seq)
+				if len(got) == 1 {
+					for i := range 5 {
+						mustAppend(t, tr, bigEvent("pushing", i, 10))
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("ReplayFiltered: %v", err)
+			}
+			if !slices.Equal(got, []uint64{until - 4}) {
+				t.Fatalf("delivered %v, want only the first event (%d): the others were trimmed before their page was read", got, until-4)
+			}
+		})
 	}
 }

@@ -42,7 +42,7 @@ func RunTests(m *testing.M, bin *string) int {
 
 // Build compiles cmd/hermes into dir and returns the binary's path.
 func Build(dir string) (string, error) {
-	goTool, err := findGo()
+	goTool, err := GoCommand()
 	if err != nil {
 		return "", err
 	}
@@ -54,9 +54,10 @@ func Build(dir string) (string, error) {
 	return path, nil
 }
 
-// findGo locates the go command: `go test` puts GOROOT/bin first on PATH,
-// and GOROOT is the fallback when the tests run some other way.
-func findGo() (string, error) {
+// GoCommand locates the go command, for tests that build programs: `go
+// test` puts GOROOT/bin first on PATH, and GOROOT is the fallback when the
+// tests run some other way.
+func GoCommand() (string, error) {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p, nil
 	}
