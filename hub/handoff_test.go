@@ -15,6 +15,7 @@ import (
 
 	"github.com/hermes-hub/hermes/auth"
 	"github.com/hermes-hub/hermes/hub/topic"
+	"github.com/hermes-hub/hermes/transport"
 	"github.com/hermes-hub/hermes/transport/memory"
 )
 
@@ -31,14 +32,29 @@ func (a openAuth) Authenticate(r *http.Request, role auth.Role) (*auth.Grant, er
 
 func (a openAuth) ResourceID() string { return "http://hub.test" + Path }
 
+// newTestHub serves an anonymous hub on a memory transport of size events
+// that lets every request subscribe and publish to anything.
 func newTestHub(t *testing.T, size int) (*Hub, *httptest.Server) {
 	t.Helper()
-	h, err := New(Config{
-		Transport: memory.New(memory.Options{Size: size}),
+	return newTestHubOn(t, memory.New(memory.Options{Size: size}))
+}
+
+// newTestHubOn is newTestHub on tr.
+func newTestHubOn(t *testing.T, tr transport.Transport) (*Hub, *httptest.Server) {
+	t.Helper()
+	return serveHub(t, Config{
+		Transport: tr,
 		Auth:      openAuth{mustMatcher(t, topic.TypeLegacy, "*")},
 		Anonymous: true,
 		Heartbeat: -1,
 	})
+}
+
+// serveHub starts a hub on cfg behind a test server; both are closed when
+// the test ends (the hub first, as serve does).
+func serveHub(t *testing.T, cfg Config) (*Hub, *httptest.Server) {
+	t.Helper()
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,11 @@
 package hub
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/hermes-hub/hermes/hub/topic"
 	"github.com/hermes-hub/hermes/transport"
 	"github.com/hermes-hub/hermes/transport/memory"
 )
@@ -32,22 +29,7 @@ func (l *lossyTransport) Close() error {
 // history), and streams opened afterwards are served as usual.
 func TestLossEndsOpenStreams(t *testing.T) {
 	tr := &lossyTransport{Transport: memory.New(memory.Options{Size: 100}), losses: make(chan transport.Loss, 1)}
-	h, err := New(Config{
-		Transport: tr,
-		Auth:      openAuth{mustMatcher(t, topic.TypeLegacy, "*")},
-		Anonymous: true,
-		Heartbeat: -1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = h.Close(ctx)
-		srv.Close()
-	}()
+	_, srv := newTestHubOn(t, tr)
 
 	var bodies []io.ReadCloser
 	for range 3 {

@@ -11,9 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/hermes-hub/hermes/hub/topic"
 	"github.com/hermes-hub/hermes/transport"
 	"github.com/hermes-hub/hermes/transport/memory"
 )
@@ -47,35 +45,12 @@ func publishNoID(t *testing.T, srv *httptest.Server) string {
 	return strings.TrimSpace(string(body))
 }
 
-func startHub(t *testing.T, tr transport.Transport) *httptest.Server {
-	t.Helper()
-	h, err := New(Config{
-		Transport: tr,
-		Auth:      openAuth{mustMatcher(t, topic.TypeLegacy, "*")},
-		Anonymous: true,
-		Heartbeat: -1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		srv.Close()
-	})
-	return srv
-}
-
 // TestPUBGeneratedIDUsesTheTransportsMinter: an update published without
 // an id gets one from the transport when it mints ids (bolt), a random
 // UUID otherwise; a publisher's id is kept either way.
 func TestPUBGeneratedIDUsesTheTransportsMinter(t *testing.T) {
 	minting := &mintingMemory{Transport: memory.New(memory.Options{})}
-	srv := startHub(t, minting)
+	_, srv := newTestHubOn(t, minting)
 	for i := 1; i <= 2; i++ {
 		if got, want := publishNoID(t, srv), fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012x", i); got != want {
 			t.Fatalf("generated id %q, want the transport's %q", got, want)
@@ -89,7 +64,7 @@ func TestPUBGeneratedIDUsesTheTransportsMinter(t *testing.T) {
 		t.Fatalf("%d ids minted, want 2 (none for an update with an id)", n)
 	}
 
-	srv = startHub(t, memory.New(memory.Options{}))
+	_, srv = newTestHubOn(t, memory.New(memory.Options{}))
 	v4 := regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	if a, b := publishNoID(t, srv), publishNoID(t, srv); !v4.MatchString(a) || a == b {
 		t.Fatalf("generated ids without a minter: %q, %q; want two random UUIDs", a, b)

@@ -158,19 +158,7 @@ func newOpsHub(t *testing.T, cfg Config) (*Hub, *httptest.Server, *recMetrics) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	h, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		srv.Close()
-	})
+	h, srv := serveHub(t, cfg)
 	return h, srv, rec
 }
 

@@ -462,10 +462,15 @@ func TestEVT1_SubscriptionEventsReachOtherNodesOnceWithoutHistory(t *testing.T) 
 	hB, b := newBusHub(t, trB, store, grants)
 	const watch = "match_urlpattern=*://*/.well-known/mercure/subscriptions/*/*/*"
 	onA := listen(t, a, watch, "Bearer all", "")
+	onA.next(t) // its own creation (EVT-1)
+	// A's listener reaches B through the state channel, asynchronously: B
+	// must have it before B's listener opens, or that listener would get
+	// it too (an event that arrives after a registration is delivered).
+	eventually(t, "A's listener announced on B", func() bool { return len(keptEvents(hB)) == 1 })
 	onB := listen(t, b, watch, "Bearer all", "")
-	// Each listener sees its own creation (EVT-1); A's sees B's too,
-	// through the state channel.
-	for _, l := range []*sseReader{onA, onA, onB} {
+	// Each listener sees its own creation; A's sees B's too, through the
+	// state channel.
+	for _, l := range []*sseReader{onB, onA} {
 		l.next(t)
 	}
 

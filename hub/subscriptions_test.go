@@ -346,7 +346,7 @@ func (grantAuth) ResourceID() string { return "http://hub.test" + Path }
 
 func newSubscriptionsHub(t *testing.T, enabled bool, grants grantAuth) (*Hub, *httptest.Server) {
 	t.Helper()
-	h, err := New(Config{
+	return serveHub(t, Config{
 		Transport:     memory.New(memory.Options{Size: 100}),
 		Auth:          grants,
 		Anonymous:     true,
@@ -354,19 +354,6 @@ func newSubscriptionsHub(t *testing.T, enabled bool, grants grantAuth) (*Hub, *h
 		Heartbeat:     -1,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		srv.Close()
-	})
-	return h, srv
 }
 
 func apiGet(t *testing.T, u, authorization string) *http.Response {
