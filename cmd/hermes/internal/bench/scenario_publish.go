@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -17,6 +18,9 @@ type PublishResult struct {
 	Errors      map[string]int `json:"errors,omitempty"`
 	Hub         *procDelta     `json:"hub,omitempty"`
 	CPUPerPubMS float64        `json:"hub_cpu_per_publish_ms,omitempty"`
+	// Tool is this process: near 100 % per core it has, the publishers
+	// and not the hub may be what limits the rate.
+	Tool *procDelta `json:"tool,omitempty"`
 }
 
 // publishScenario: o.Publishers concurrent publishers, each waiting for the
@@ -25,8 +29,8 @@ type PublishResult struct {
 func (e *env) publishScenario(ctx context.Context, res *Result) error {
 	o := e.o
 	e.pub = newPublisher(e, o.Publishers)
-	proc := sampler{o.PID}
-	p0 := proc.sample()
+	proc, self := sampler{o.PID}, sampler{os.Getpid()}
+	p0, s0 := proc.sample(), self.sample()
 	st := e.newStep(0)
 	e.status.Store(func() string {
 		return fmt.Sprintf("%d acknowledged, p99 so far %s, %d errors", st.acked.Load(), fmtMS(ms(st.publish.Quantile(0.99))), st.published.Load()-st.acked.Load())
@@ -39,10 +43,10 @@ func (e *env) publishScenario(ctx context.Context, res *Result) error {
 		step: 0, workers: o.Publishers, duration: o.Duration,
 		make: func(w int, _ int64, p payload) update { return update{topic: topics[w], data: p.encode(o.PayloadSize)} },
 	})
-	p1 := proc.sample()
+	p1, s1 := proc.sample(), self.sample()
 	r := &PublishResult{
 		Publishers: o.Publishers, Duration: elapsed, Published: st.published.Load(), Acked: st.acked.Load(),
-		Latency: figures(&st.publish), Hub: delta(p0, p1),
+		Latency: figures(&st.publish), Hub: delta(p0, p1), Tool: delta(s0, s1),
 	}
 	r.PerSecond = float64(r.Acked) / elapsed.Seconds()
 	st.mu.Lock()
@@ -68,5 +72,8 @@ func (r *PublishResult) table(row func(string, any)) {
 	if r.Hub != nil {
 		row("hub CPU", fmt.Sprintf("%.3f ms per publish (%.0f%% of a core)", r.CPUPerPubMS, r.Hub.CPUPercent))
 		row("hub RSS", fmt.Sprintf("%s before, %s after", fmtBytes(float64(r.Hub.RSSBefore)), fmtBytes(float64(r.Hub.RSSAfter))))
+	}
+	if r.Tool != nil {
+		row("tool CPU", fmt.Sprintf("%.0f%% of a core", r.Tool.CPUPercent))
 	}
 }

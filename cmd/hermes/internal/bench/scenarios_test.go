@@ -126,6 +126,11 @@ func TestPublishCountsAcknowledgementsAndErrors(t *testing.T) {
 	if p.Acked == 0 || p.Acked != p.Published || p.Errors != nil || p.Latency.Count != uint64(p.Published) {
 		t.Fatalf("%+v", p)
 	}
+	// The tool's own CPU is reported (on systems with /proc), so that a
+	// reader can tell a hub that limits the rate from a tool that does.
+	if _, err := os.Stat("/proc/self/stat"); err == nil && (p.Tool == nil || p.Tool.CPU <= 0) {
+		t.Fatalf("no CPU time of the tool reported: %+v", p.Tool)
+	}
 
 	res = runBench(t, "publish", "--hub", fakeHubURL(t, &fakeHub{fail: true}), "--jwt-key", testKey, "--publishers", "1", "--duration", "200ms")
 	p = res.Publish
