@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/hermes-hub/hermes/hub/rawnet"
 )
 
 // HTTP/1.1 streams are taken over after their headers (and replay): the
@@ -55,8 +57,6 @@ func canTakeOver(w http.ResponseWriter, r *http.Request) bool {
 type h1conn struct {
 	st      *stream
 	conn    net.Conn
-	raw     rawWriter // conn's descriptor, for plain TCP (hasRaw)
-	hasRaw  bool
 	chunked bool
 	timer   *time.Timer // wakes the connection for its next heartbeat or end
 	// watchedFD is the descriptor closeWatcher watches, -1 when none.
@@ -116,9 +116,16 @@ func (st *stream) takeOver(chunked bool) bool {
 	// should send none); they are not read. Neither of its buffers is
 	// kept: they are what an idle connection must not cost.
 	_ = brw
+	if tc, ok := conn.(*net.TCPConn); ok {
+		// Raw non-blocking writes (package rawnet): a pass over thousands
+		// of subscribers makes one write each, and as ordinary blocking
+		// system calls they had the runtime hand the processor between
+		// threads on almost every one. TLS connections write through
+		// their own Write.
+		conn = rawnet.NewConn(tc)
+	}
 	now := time.Now()
 	c := &h1conn{st: st, conn: conn, chunked: chunked, lastWrite: now, watchedFD: -1}
-	c.raw, c.hasRaw = newRawWriter(conn)
 	c.timer = time.AfterFunc(math.MaxInt64, c.wake)
 	h.writers.watcher.watch(c)
 
@@ -342,12 +349,7 @@ func (c *h1conn) send(b []byte, deadline time.Time) error {
 		c.deadline = deadline
 	}
 	c.mu.Unlock()
-	var err error
-	if c.hasRaw {
-		err = c.raw.write(b)
-	} else {
-		_, err = c.conn.Write(b)
-	}
+	_, err := c.conn.Write(b)
 	c.mu.Lock()
 	c.writing = false
 	c.mu.Unlock()

@@ -94,28 +94,7 @@ func (s *sharedStore) setDown(down bool) {
 
 func newStoreHub(t *testing.T, store SubscriptionStore, grants grantAuth) (*Hub, *httptest.Server) {
 	t.Helper()
-	h, err := New(Config{
-		Transport:         memory.New(memory.Options{Size: 100}),
-		Auth:              grants,
-		Subscriptions:     true,
-		SubscriptionStore: store,
-		Heartbeat:         -1,
-		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		srv.Close()
-	})
-	return h, srv
+	return newBusHub(t, memory.New(memory.Options{Size: 100}), store, grants)
 }
 
 // openStream subscribes with the token and returns a function that ends
@@ -326,6 +305,9 @@ func (bt *busTransport) Close() error {
 	return bt.Transport.Close()
 }
 
+// newBusHub serves a hub with subscription events on tr and store; its
+// client connections are cut before it closes, so that open streams do not
+// hold up the drain.
 func newBusHub(t *testing.T, tr transport.Transport, store SubscriptionStore, grants grantAuth) (*Hub, *httptest.Server) {
 	t.Helper()
 	h, err := New(Config{
