@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -246,5 +247,47 @@ func TestLingerIsBounded(t *testing.T) {
 		if got := tr.linger(c.have); got != c.want {
 			t.Errorf("linger(%d) after a group of %d and commits of %v = %v, want %v", c.have, c.last, c.commit, got, c.want)
 		}
+	}
+}
+
+// TestGroupsFormOnOneProcessor: with one processor (a hub given one core)
+// the request that wakes the writer makes it the next goroutine to run,
+// ahead of every publisher its last commit answered. Without a yield
+// before committing, the groups fall to one request each after a lone
+// publish (a group of one is never lingered for) and stay there: every
+// publish then pays a commit of its own.
+func TestGroupsFormOnOneProcessor(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	tr := openTest(t, filepath.Join(t.TempDir(), "hermes.db"), Options{NoSync: true})
+	drainFeed(tr)
+	ctx := context.Background()
+	// A lone publish first: the last group is now one request.
+	if err := tr.Append(ctx, &transport.Event{Topics: []string{"t"}, Data: "alone"}); err != nil {
+		t.Fatal(err)
+	}
+	const publishers, rounds = 64, 20
+	before := tr.commits.Load()
+	var wg sync.WaitGroup
+	errs := make(chan error, publishers)
+	for range publishers {
+		wg.Go(func() {
+			for range rounds {
+				if err := tr.Append(ctx, &transport.Event{Topics: []string{"t"}, Data: "x"}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	commits := tr.commits.Load() - before
+	perCommit := float64(publishers*rounds) / float64(commits)
+	t.Logf("%d publishes in %d commits: %.1f per commit", publishers*rounds, commits, perCommit)
+	if perCommit < publishers/4 {
+		t.Fatalf("%.1f publishes per commit with %d publishers waiting for their answers, want at least %d", perCommit, publishers, publishers/4)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -436,8 +437,10 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // is counted by its events and never split, so one that would take the
 // group past a limit is kept in t.carry and starts the next group; the
 // first request of a group is always taken whole, so a batch beyond the
-// limits is committed alone rather than refused. When fewer requests are
-// waiting than the last group held, it lingers for them (see linger).
+// limits is committed alone rather than refused. When the queue is empty it
+// first yields once to the publishers that are ready to run; when fewer
+// requests are then waiting than the last group held, it lingers for them
+// (see linger).
 func (t *Transport) gather(batch []*request) []*request {
 	limit := t.opts.maxBatch()
 	n, size := len(batch[0].evs), batch[0].size
@@ -448,11 +451,27 @@ func (t *Transport) gather(batch []*request) []*request {
 		}
 	}()
 	var expire <-chan time.Time
+	yielded := false
 	for n < limit && size < maxBatchBytes {
 		var r *request
 		select {
 		case r = <-t.reqs:
 		default:
+			if !yielded {
+				// An empty queue may only mean that the publishers have
+				// not run yet: the request that woke the writer made it
+				// the next goroutine to run, ahead of those answered by
+				// the last commit. With one processor (a hub given one
+				// core) the group would be that single request, the
+				// next group as small, and linger, which waits only for
+				// groups smaller than the last, would never merge them
+				// again: measured, 64 publishers fell from 14k to 6k
+				// publishes/s in groups of 1.5. One yield lets every
+				// runnable publisher queue its request first.
+				yielded = true
+				runtime.Gosched()
+				continue
+			}
 			if expire == nil {
 				wait := t.linger(len(batch))
 				if wait <= 0 {
