@@ -58,7 +58,12 @@ func serveHub(t *testing.T, cfg Config) (*Hub, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	// As serve does: keep-alive publishers are taken over after their
+	// first publish (h1publish.go), so every test that publishes twice on
+	// a connection runs that path too.
+	srv.Listener = h.PublishListener(srv.Listener, 10*time.Second, time.Minute)
+	srv.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,10 @@ type ops struct {
 	pubMu     sync.Mutex
 	pubClosed bool
 	publishes sync.WaitGroup
+
+	// fastPublish is the fast path of keep-alive publishers, nil until
+	// PublishListener (h1publish.go).
+	fastPublish atomic.Pointer[fastPublish]
 }
 
 func (h *Hub) initOps() {
@@ -171,6 +176,7 @@ func (h *Hub) Shutdown(ctx context.Context, drain time.Duration) error {
 		h.drain = max(drain, 0)
 		close(h.draining)
 		h.stopStarting()
+		h.stopPublishers()
 		h.drainTakenOver()
 		h.log.Info("draining streams", "streams", h.Subscribers(), "drain", h.drain)
 
@@ -228,6 +234,7 @@ func (h *Hub) Close(ctx context.Context) error {
 			}
 		}
 
+		h.waitPublishers(ctx)
 		if cerr := h.cfg.Transport.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("hub: closing transport: %w", cerr))
 		}

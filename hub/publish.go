@@ -64,6 +64,9 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 		// with debug logging off.
 		h.log.Debug("published", "id", ev.ID, "topics", len(ev.Topics), "private", ev.Private, "bytes", len(ev.Data), "latency", latency)
 	}
+	if h.takeOverPublisher(w, r, ev.ID) {
+		return
+	}
 	// Assigned, not Set: the shared value saves a slice per publish
 	// (net/http copies the header map before writing it).
 	w.Header()["Content-Type"] = textPlainUTF8

@@ -37,18 +37,28 @@ import (
 // request and parse the answer by hand, so that B/op and allocs/op are the
 // server's.
 //
+// path=net-http serves every publish through net/http; path=taken-over
+// lets the hub take the connections over after their first publish
+// (h1publish.go), as `hermes serve` does on plain text.
+//
 //	go test ./hub -run '^$' -bench PublishHTTP -benchmem -count 5
 func BenchmarkPublishHTTP(b *testing.B) {
-	for _, clients := range []int{1, 64} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			benchmarkPublishHTTP(b, clients)
-		})
+	for _, takeOver := range []bool{false, true} {
+		path := "net-http"
+		if takeOver {
+			path = "taken-over"
+		}
+		for _, clients := range []int{1, 64} {
+			b.Run(fmt.Sprintf("path=%s/clients=%d", path, clients), func(b *testing.B) {
+				benchmarkPublishHTTP(b, clients, takeOver)
+			})
+		}
 	}
 }
 
 const benchKey = "publish benchmark key 0123456789abcdef"
 
-func benchmarkPublishHTTP(b *testing.B, clients int) {
+func benchmarkPublishHTTP(b *testing.B, clients int, takeOver bool) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -74,7 +84,11 @@ func benchmarkPublishHTTP(b *testing.B, clients int) {
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true) // as cmd/hermes serves
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, Protocols: &protocols}
-	go func() { _ = srv.Serve(ln) }()
+	served := net.Listener(ln)
+	if takeOver {
+		served = h.PublishListener(ln, srv.ReadHeaderTimeout, srv.IdleTimeout)
+	}
+	go func() { _ = srv.Serve(served) }()
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

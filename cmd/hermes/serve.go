@@ -137,7 +137,10 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		stopTLS := ts.start(ctx, cfg.TLS, redirectLn, ln.Addr(), logger)
 		defer stopTLS()
 	} else {
-		go func() { serveDone <- srv.Serve(ln) }()
+		// Keep-alive publishers are served without net/http after their
+		// first publish (hub/h1publish.go); plain text only.
+		pl := h.PublishListener(ln, readHeaderTimeout, idleTimeout)
+		go func() { serveDone <- srv.Serve(pl) }()
 	}
 	var admin *http.Server
 	adminDone := make(chan error, 1)
