@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,11 +46,6 @@ import (
 // The fast path is on only where the server serves a listener from
 // PublishListener, and only for plain-text connections: a TLS connection
 // handed back would be handshaken again.
-
-// maxDiscardBody is how much of a body a handler left unread (a refusal
-// before reading it) is read and dropped to keep the connection; net/http
-// does the same with 256 KiB.
-const maxDiscardBody = 256 << 10
 
 // publishHeadSize is the buffer of a taken-over publisher connection: a
 // head that does not fit is handed back (net/http allows heads of 1 MiB).
@@ -189,10 +185,11 @@ func (h *Hub) takeOverPublisher(w http.ResponseWriter, r *http.Request, id strin
 	pc.rw.header = make(http.Header, 8)
 	if n := brw.Reader.Buffered(); n > 0 {
 		pending, _ := brw.Reader.Peek(n)
-		pc.w = copy(pc.buf, pending)
-		if pc.w < n {
-			// More pipelined bytes than the buffer holds: let net/http
-			// have them, after this answer.
+		if n <= len(pc.buf) {
+			pc.w = copy(pc.buf, pending)
+		} else {
+			// More pipelined bytes than the buffer holds: net/http
+			// has them, after this answer.
 			pc.pending = bytes.Clone(pending)
 		}
 	}
@@ -320,20 +317,30 @@ func (pc *publishConn) loop() {
 		pc.r += len(head)
 		pr.req.RemoteAddr = pc.remote
 		pr.body.pc = pc
+		// As net/http: no deadline for the body but the body deadline
+		// (withBodyDeadline), which the handler sets.
+		_ = pc.raw.SetReadDeadline(time.Time{})
 		rw := &pc.rw
 		clear(rw.header)
 		rw.code, rw.body = 0, rw.body[:0]
-		pc.h.handler.ServeHTTP(rw, &pr.req)
+		if !pc.serve(rw, &pr.req) {
+			pc.close()
+			return
+		}
 		pc.fp.served.Add(1)
-		keep := pr.body.finish()
-		if pc.fp.isStopped() {
-			keep = false
-		}
-		if _, ok := rw.header["Connection"]; ok {
-			keep = false
-		}
+		consumed := pr.body.finish()
+		_, closing := rw.header["Connection"] // a handler's Connection: close
+		keep := consumed && !closing && !pc.fp.isStopped()
 		resp = appendResponse(resp[:0], rw.status(), rw.header, rw.body, !keep)
-		if err := pc.write(resp); err != nil || !keep {
+		if err := pc.write(resp); err != nil {
+			pc.close()
+			return
+		}
+		if !consumed {
+			pc.closeAfterAnswer()
+			return
+		}
+		if !keep {
 			pc.close()
 			return
 		}
@@ -344,6 +351,21 @@ func (pc *publishConn) loop() {
 			rw.body = nil
 		}
 	}
+}
+
+// serve runs the handler chain; a panic in it ends the connection without
+// an answer, as net/http ends it, instead of the process.
+func (pc *publishConn) serve(rw *publishWriter, req *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			ok = false
+			if v != http.ErrAbortHandler {
+				pc.h.log.Error("panic serving a publish", "remote", pc.remote, "panic", v, "stack", string(debug.Stack()))
+			}
+		}
+	}()
+	pc.h.handler.ServeHTTP(rw, req)
+	return true
 }
 
 func (fp *fastPublish) isStopped() bool {
@@ -433,6 +455,24 @@ func (pc *publishConn) handBack() {
 	}
 }
 
+// closeAfterAnswer closes a connection that may still have bytes coming
+// (the rest of a body nobody read): closing it at once would answer them
+// with a reset, which can destroy the answer before the client reads it.
+// Like net/http, it closes its writing side first and reads what still
+// comes for a moment.
+func (pc *publishConn) closeAfterAnswer() {
+	if tc, ok := pc.raw.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+		_ = pc.raw.SetReadDeadline(time.Now().Add(lingerAfterClose))
+		_, _ = io.CopyN(io.Discard, pc.conn, 256<<10)
+	}
+	pc.close()
+}
+
+// lingerAfterClose is how long closeAfterAnswer reads: net/http waits
+// 500 ms.
+const lingerAfterClose = 500 * time.Millisecond
+
 func (pc *publishConn) close() {
 	_ = pc.raw.Close()
 	pc.fp.remove(pc)
@@ -487,27 +527,20 @@ func (b *publishBody) Read(p []byte) (int, error) {
 
 func (b *publishBody) Close() error { return nil }
 
-// finish reads and drops what the handler left of the body, within
-// maxDiscardBody; it reports whether the connection can serve another
-// request.
+// finish drops what the handler left of the body when it has arrived
+// already, and reports whether the connection can serve another request.
+// A body the handler did not read and that is still arriving closes the
+// connection, as it does under net/http: withBodyDeadline moves the
+// deadline to now so that nobody waits for the rest of a slow body.
 func (b *publishBody) finish() bool {
 	if b.err != nil {
 		return false
 	}
-	if b.remain == 0 {
-		return true
-	}
-	if b.remain > maxDiscardBody {
-		return false
-	}
-	setDeadline(b.pc.raw, b.pc.fp.readHeader)
-	var scratch [512]byte
-	for b.remain > 0 {
-		if _, err := b.Read(scratch[:]); err != nil {
-			return false
-		}
-	}
-	return true
+	pc := b.pc
+	n := min(b.remain, int64(pc.w-pc.r))
+	pc.r += int(n)
+	b.remain -= n
+	return b.remain == 0
 }
 
 // publishWriter is the ResponseWriter of a request the loop serves: it

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -202,6 +203,8 @@ func (a bearerAuth) Authenticate(r *http.Request, role auth.Role) (*auth.Grant, 
 		return &auth.Grant{Publish: []*topic.Matcher{a.all}}, nil
 	}
 	switch r.Header.Get("Authorization") {
+	case "Bearer panic":
+		panic("bearerAuth: asked to panic")
 	case "Bearer good":
 		return &auth.Grant{Publish: []*topic.Matcher{a.all}}, nil
 	case "":
@@ -214,9 +217,8 @@ func (a bearerAuth) Authenticate(r *http.Request, role auth.Role) (*auth.Grant, 
 func (a bearerAuth) ResourceID() string { return "http://hub.test" + Path }
 
 // TestAUTH_TakenOverPublishesAreAuthorizedEachAndRefusalsKeepTheConnection:
-// the loop carries the token fields to the authorizer; a refusal, also one
-// answered before a large body was read, answers as net/http would and
-// the connection serves the next publish.
+// the loop carries the token fields to the authorizer; a refusal answers as
+// net/http would and the connection serves the next publish.
 func TestAUTH_TakenOverPublishesAreAuthorizedEachAndRefusalsKeepTheConnection(t *testing.T) {
 	tr := memory.New(memory.Options{Size: 100})
 	h, srv := serveHub(t, Config{Transport: tr, Auth: bearerAuth{mustMatcher(t, topic.TypeLegacy, "*")}, Heartbeat: -1})
@@ -230,8 +232,7 @@ func TestAUTH_TakenOverPublishesAreAuthorizedEachAndRefusalsKeepTheConnection(t 
 	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
 		t.Fatalf("bad token in the loop: %d, WWW-Authenticate %q; want 401 with a Bearer challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
-	big := publishForm("urn:big-refused") + "&pad=" + strings.Repeat("x", 40<<10)
-	rc.send(postRequest(big))
+	rc.send(postRequest(publishForm("urn:no-token")))
 	if resp, _ := rc.response(); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("no token in the loop: %d, want 401", resp.StatusCode)
 	}
@@ -251,6 +252,48 @@ func TestAUTH_TakenOverPublishesAreAuthorizedEachAndRefusalsKeepTheConnection(t 
 	if data != strings.Repeat("y", 40<<10) {
 		t.Fatalf("the large body arrived as %d bytes", len(data))
 	}
+}
+
+// TestPUB_TakenOverRefusalOfABodyStillArrivingClosesTheConnection: a
+// refusal answered before the body was read, while the body is still
+// arriving, ends the connection after the answer instead of waiting for
+// the rest, as under net/http; the stored history is untouched.
+func TestPUB_TakenOverRefusalOfABodyStillArrivingClosesTheConnection(t *testing.T) {
+	tr := memory.New(memory.Options{Size: 10})
+	_, srv := serveHub(t, Config{Transport: tr, Auth: bearerAuth{mustMatcher(t, topic.TypeLegacy, "*")}, Heartbeat: -1})
+	rc := dialPublisher(t, srv)
+	rc.send(postRequest(publishForm("urn:first"), "Authorization: Bearer good"))
+	rc.expectPublished("urn:first")
+	big := postRequest(publishForm("urn:refused") + "&pad=" + strings.Repeat("x", 40<<10))
+	rc.send(big[:len(big)-100]) // the last bytes never come
+	resp, _ := rc.response()
+	if resp.StatusCode != http.StatusUnauthorized || !resp.Close {
+		t.Fatalf("refusal with the body still arriving: %d (close %v), want 401 and the connection closed", resp.StatusCode, resp.Close)
+	}
+	if _, err := rc.br.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the refusal the connection gave %v, want EOF", err)
+	}
+	if got := storedIDs(t, tr); fmt.Sprint(got) != "[urn:first]" {
+		t.Fatalf("stored %v", got)
+	}
+}
+
+// TestPUB_TakenOverPanicEndsTheConnectionNotTheHub: a handler that panics
+// in the loop ends its connection without an answer, as under net/http;
+// the hub serves the next connection.
+func TestPUB_TakenOverPanicEndsTheConnectionNotTheHub(t *testing.T) {
+	tr := memory.New(memory.Options{Size: 10})
+	_, srv := serveHub(t, Config{Transport: tr, Auth: bearerAuth{mustMatcher(t, topic.TypeLegacy, "*")}, Heartbeat: -1, Logger: slog.New(slog.DiscardHandler)})
+	rc := dialPublisher(t, srv)
+	rc.send(postRequest(publishForm("urn:first"), "Authorization: Bearer good"))
+	rc.expectPublished("urn:first")
+	rc.send(postRequest(publishForm("urn:panic"), "Authorization: Bearer panic"))
+	if b, err := rc.br.ReadByte(); err == nil {
+		t.Fatalf("the connection answered %q after a panic, want it closed", b)
+	}
+	rc = dialPublisher(t, srv)
+	rc.send(postRequest(publishForm("urn:after"), "Authorization: Bearer good"))
+	rc.expectPublished("urn:after")
 }
 
 // TestPUB_TakenOverSlowBodyIsCut: the body deadline holds in the loop: a
