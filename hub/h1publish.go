@@ -68,11 +68,11 @@ type fastPublish struct {
 	back             *handbackListener
 	readHeader, idle time.Duration
 
-	// mu guards conns and stopped. Lock order: fastPublish.mu, then
-	// publishConn.mu.
+	// mu guards conns, and orders add against stop. Lock order:
+	// fastPublish.mu, then publishConn.mu.
 	mu      sync.Mutex
 	conns   map[*publishConn]struct{}
-	stopped bool
+	stopped atomic.Bool // set by stop under mu; read without it
 	wg      sync.WaitGroup
 
 	// For tests: connections taken over, requests the loops served,
@@ -230,7 +230,7 @@ func hijacker(w http.ResponseWriter) (http.Hijacker, bool) {
 func (fp *fastPublish) add(pc *publishConn) bool {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	if fp.stopped {
+	if fp.stopped.Load() {
 		return false
 	}
 	fp.conns[pc] = struct{}{}
@@ -250,7 +250,7 @@ func (fp *fastPublish) remove(pc *publishConn) {
 func (fp *fastPublish) stop() {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	fp.stopped = true
+	fp.stopped.Store(true)
 	for pc := range fp.conns {
 		pc.mu.Lock()
 		if pc.idle {
@@ -274,12 +274,20 @@ type publishConn struct {
 
 	rw publishWriter // reused by every request
 
+	// writeDeadline is the write deadline set on raw, kept while it is
+	// at least half of publishWriteTimeout away (one timer update fewer
+	// per answer).
+	writeDeadline time.Time
+
 	mu   sync.Mutex // guards idle against fastPublish.stop
 	idle bool       // waiting for the next request's first byte
 }
 
 func (pc *publishConn) write(b []byte) error {
-	_ = pc.raw.SetWriteDeadline(time.Now().Add(publishWriteTimeout))
+	if now := time.Now(); pc.writeDeadline.Sub(now) < publishWriteTimeout/2 {
+		pc.writeDeadline = now.Add(publishWriteTimeout)
+		_ = pc.raw.SetWriteDeadline(pc.writeDeadline)
+	}
 	_, err := pc.conn.Write(b)
 	return err
 }
@@ -289,14 +297,14 @@ func (pc *publishConn) write(b []byte) error {
 const publishWriteTimeout = 10 * time.Second
 
 // setIdle marks the connection as waiting (or not) for a request; it
-// reports false once the shutdown has begun.
+// reports false once the shutdown has begun. stop stores stopped before it
+// looks at idle: either this sees the shutdown, or stop sees idle set and
+// moves the deadline.
 func (pc *publishConn) setIdle(idle bool) bool {
-	pc.fp.mu.Lock()
-	defer pc.fp.mu.Unlock()
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	pc.idle = idle
-	return !pc.fp.stopped
+	return !pc.fp.stopped.Load()
 }
 
 // loop serves requests until the connection ends or a request is handed
@@ -317,9 +325,11 @@ func (pc *publishConn) loop() {
 		pc.r += len(head)
 		pr.req.RemoteAddr = pc.remote
 		pr.body.pc = pc
-		// As net/http: no deadline for the body but the body deadline
-		// (withBodyDeadline), which the handler sets.
-		_ = pc.raw.SetReadDeadline(time.Time{})
+		if pr.req.ContentLength > 0 && pc.h.cfg.BodyTimeout < 0 {
+			// As net/http: no deadline for the body but the body
+			// deadline, which withBodyDeadline sets when it is on.
+			_ = pc.raw.SetReadDeadline(time.Time{})
+		}
 		rw := &pc.rw
 		clear(rw.header)
 		rw.code, rw.body = 0, rw.body[:0]
@@ -330,7 +340,7 @@ func (pc *publishConn) loop() {
 		pc.fp.served.Add(1)
 		consumed := pr.body.finish()
 		_, closing := rw.header["Connection"] // a handler's Connection: close
-		keep := consumed && !closing && !pc.fp.isStopped()
+		keep := consumed && !closing && !pc.fp.stopped.Load()
 		resp = appendResponse(resp[:0], rw.status(), rw.header, rw.body, !keep)
 		if err := pc.write(resp); err != nil {
 			pc.close()
@@ -368,12 +378,6 @@ func (pc *publishConn) serve(rw *publishWriter, req *http.Request) (ok bool) {
 	return true
 }
 
-func (fp *fastPublish) isStopped() bool {
-	fp.mu.Lock()
-	defer fp.mu.Unlock()
-	return fp.stopped
-}
-
 // readHead waits for a whole request head (up to the blank line) in buf
 // and returns it; it reports false when the connection ended, idled out or
 // the shutdown closed it. A head that fills buf is returned as is: the
@@ -395,10 +399,14 @@ func (pc *publishConn) readHead() ([]byte, bool) {
 			return nil, false
 		}
 	}
-	setDeadline(pc.raw, pc.fp.readHeader)
-	for {
+	for headerDeadline := false; ; {
 		if i := bytes.Index(pc.buf[pc.r:pc.w], crlfcrlf); i >= 0 {
 			return pc.buf[pc.r : pc.r+i+4], true
+		}
+		if !headerDeadline {
+			// The head is still arriving (it usually comes whole).
+			setDeadline(pc.raw, pc.fp.readHeader)
+			headerDeadline = true
 		}
 		if pc.r > 0 {
 			pc.w = copy(pc.buf, pc.buf[pc.r:pc.w])
@@ -869,8 +877,8 @@ func validHost(b []byte) bool {
 	return true
 }
 
-// stopPublishers is the shutdown of the fast path; closeCtx waits for its
-// connections to end.
+// stopPublishers is the shutdown of the fast path; waitPublishers waits
+// for its connections to end.
 func (h *Hub) stopPublishers() {
 	if fp := h.fastPublish.Load(); fp != nil {
 		fp.stop()

@@ -40,6 +40,16 @@ func dialPublisher(t *testing.T, srv *httptest.Server) *rawClient {
 	return &rawClient{t: t, c: c, br: bufio.NewReader(c)}
 }
 
+// dialTakenOver connects and publishes "urn:first" with the extra fields:
+// net/http serves it, and the hub takes the connection over.
+func dialTakenOver(t *testing.T, srv *httptest.Server, extra ...string) *rawClient {
+	t.Helper()
+	rc := dialPublisher(t, srv)
+	rc.send(postRequest(publishForm("urn:first"), extra...))
+	rc.expectPublished("urn:first")
+	return rc
+}
+
 func (rc *rawClient) send(s string) {
 	rc.t.Helper()
 	if _, err := io.WriteString(rc.c, s); err != nil {
@@ -223,9 +233,7 @@ func TestAUTH_TakenOverPublishesAreAuthorizedEachAndRefusalsKeepTheConnection(t 
 	tr := memory.New(memory.Options{Size: 100})
 	h, srv := serveHub(t, Config{Transport: tr, Auth: bearerAuth{mustMatcher(t, topic.TypeLegacy, "*")}, Heartbeat: -1})
 	fp := h.fastPublish.Load()
-	rc := dialPublisher(t, srv)
-	rc.send(postRequest(publishForm("urn:first"), "Authorization: Bearer good"))
-	rc.expectPublished("urn:first")
+	rc := dialTakenOver(t, srv, "Authorization: Bearer good")
 
 	rc.send(postRequest(publishForm("urn:bad"), "Authorization: Bearer bad"))
 	resp, _ := rc.response()
@@ -261,9 +269,7 @@ func TestAUTH_TakenOverPublishesAreAuthorizedEachAndRefusalsKeepTheConnection(t 
 func TestPUB_TakenOverRefusalOfABodyStillArrivingClosesTheConnection(t *testing.T) {
 	tr := memory.New(memory.Options{Size: 10})
 	_, srv := serveHub(t, Config{Transport: tr, Auth: bearerAuth{mustMatcher(t, topic.TypeLegacy, "*")}, Heartbeat: -1})
-	rc := dialPublisher(t, srv)
-	rc.send(postRequest(publishForm("urn:first"), "Authorization: Bearer good"))
-	rc.expectPublished("urn:first")
+	rc := dialTakenOver(t, srv, "Authorization: Bearer good")
 	big := postRequest(publishForm("urn:refused") + "&pad=" + strings.Repeat("x", 40<<10))
 	rc.send(big[:len(big)-100]) // the last bytes never come
 	resp, _ := rc.response()
@@ -284,9 +290,7 @@ func TestPUB_TakenOverRefusalOfABodyStillArrivingClosesTheConnection(t *testing.
 func TestPUB_TakenOverPanicEndsTheConnectionNotTheHub(t *testing.T) {
 	tr := memory.New(memory.Options{Size: 10})
 	_, srv := serveHub(t, Config{Transport: tr, Auth: bearerAuth{mustMatcher(t, topic.TypeLegacy, "*")}, Heartbeat: -1, Logger: slog.New(slog.DiscardHandler)})
-	rc := dialPublisher(t, srv)
-	rc.send(postRequest(publishForm("urn:first"), "Authorization: Bearer good"))
-	rc.expectPublished("urn:first")
+	rc := dialTakenOver(t, srv, "Authorization: Bearer good")
 	rc.send(postRequest(publishForm("urn:panic"), "Authorization: Bearer panic"))
 	if b, err := rc.br.ReadByte(); err == nil {
 		t.Fatalf("the connection answered %q after a panic, want it closed", b)
@@ -306,9 +310,7 @@ func TestPUB_TakenOverSlowBodyIsCut(t *testing.T) {
 		Heartbeat:   -1,
 		BodyTimeout: 200 * time.Millisecond,
 	})
-	rc := dialPublisher(t, srv)
-	rc.send(postRequest(publishForm("urn:first")))
-	rc.expectPublished("urn:first")
+	rc := dialTakenOver(t, srv)
 	form := publishForm("urn:slow")
 	full := postRequest(form)
 	rc.send(full[:len(full)-len(form)/2])
@@ -326,9 +328,7 @@ func TestPUB_TakenOverSlowBodyIsCut(t *testing.T) {
 // net/http closes its idle connections.
 func TestPUB_TakenOverConnectionsEndWithTheShutdown(t *testing.T) {
 	h, srv := newTestHub(t, 10)
-	rc := dialPublisher(t, srv)
-	rc.send(postRequest(publishForm("urn:first")))
-	rc.expectPublished("urn:first")
+	rc := dialTakenOver(t, srv)
 	rc.send(postRequest(publishForm("urn:second")))
 	rc.expectPublished("urn:second")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -345,9 +345,7 @@ func TestPUB_TakenOverConnectionsEndWithTheShutdown(t *testing.T) {
 // (Expect) sends the request to net/http, which answers 100 first.
 func TestPUB_ExpectContinueIsLeftToNetHTTP(t *testing.T) {
 	h, srv := newTestHub(t, 10)
-	rc := dialPublisher(t, srv)
-	rc.send(postRequest(publishForm("urn:first")))
-	rc.expectPublished("urn:first")
+	rc := dialTakenOver(t, srv)
 	form := publishForm("urn:expect")
 	req := postRequest(form, "Expect: 100-continue")
 	rc.send(req[:len(req)-len(form)])
