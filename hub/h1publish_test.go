@@ -300,6 +300,27 @@ func TestPUB_TakenOverPanicEndsTheConnectionNotTheHub(t *testing.T) {
 	rc.expectPublished("urn:after")
 }
 
+// TestPUB_TakenOverConnectionKeepsTheServersTimeouts: in the loop, a head
+// that stops arriving is cut after the header timeout and a connection
+// with no next request after the idle timeout, as net/http cuts them.
+func TestPUB_TakenOverConnectionKeepsTheServersTimeouts(t *testing.T) {
+	cfg := Config{
+		Transport: memory.New(memory.Options{Size: 10}),
+		Auth:      openAuth{mustMatcher(t, topic.TypeLegacy, "*")},
+		Anonymous: true,
+		Heartbeat: -1,
+	}
+	_, srv := serveHubTimeouts(t, cfg, 200*time.Millisecond, 300*time.Millisecond)
+	slowHead := dialTakenOver(t, srv)
+	idle := dialTakenOver(t, srv)
+	slowHead.send("POST " + Path + " HTTP/1.1\r\nHost: hub.test\r\n")
+	for name, rc := range map[string]*rawClient{"a head that stopped": slowHead, "an idle connection": idle} {
+		if _, err := rc.br.ReadByte(); !errors.Is(err, io.EOF) {
+			t.Errorf("%s in the loop gave %v, want EOF once the timeout passed", name, err)
+		}
+	}
+}
+
 // TestPUB_TakenOverSlowBodyIsCut: the body deadline holds in the loop: a
 // body that stops arriving is answered 408 and the connection closed.
 func TestPUB_TakenOverSlowBodyIsCut(t *testing.T) {

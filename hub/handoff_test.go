@@ -54,6 +54,12 @@ func newTestHubOn(t *testing.T, tr transport.Transport) (*Hub, *httptest.Server)
 // the test ends (the hub first, as serve does).
 func serveHub(t *testing.T, cfg Config) (*Hub, *httptest.Server) {
 	t.Helper()
+	return serveHubTimeouts(t, cfg, 10*time.Second, time.Minute)
+}
+
+// serveHubTimeouts is serveHub with the server's header and idle timeouts.
+func serveHubTimeouts(t *testing.T, cfg Config, readHeader, idle time.Duration) (*Hub, *httptest.Server) {
+	t.Helper()
 	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +68,8 @@ func serveHub(t *testing.T, cfg Config) (*Hub, *httptest.Server) {
 	// As serve does: keep-alive publishers are taken over after their
 	// first publish (h1publish.go), so every test that publishes twice on
 	// a connection runs that path too.
-	srv.Listener = h.PublishListener(srv.Listener, 10*time.Second, time.Minute)
+	srv.Config.ReadHeaderTimeout, srv.Config.IdleTimeout = readHeader, idle
+	srv.Listener = h.PublishListener(srv.Listener, readHeader, idle)
 	srv.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
