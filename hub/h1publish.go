@@ -332,8 +332,10 @@ func (pc *publishConn) loop() {
 		}
 		rw := &pc.rw
 		clear(rw.header)
-		rw.code, rw.body = 0, rw.body[:0]
-		if !pc.serve(rw, &pr.req) {
+		rw.code, rw.body, rw.in = 0, rw.body[:0], &pr.body
+		served := pc.serve(rw, &pr.req)
+		rw.in = nil
+		if !served {
 			pc.close()
 			return
 		}
@@ -535,6 +537,12 @@ func (b *publishBody) Read(p []byte) (int, error) {
 
 func (b *publishBody) Close() error { return nil }
 
+// buffered reports whether the rest of the body is in the connection's
+// buffer already.
+func (b *publishBody) buffered() bool {
+	return b.err == nil && b.remain <= int64(b.pc.w-b.pc.r)
+}
+
 // finish drops what the handler left of the body when it has arrived
 // already, and reports whether the connection can serve another request.
 // A body the handler did not read and that is still arriving closes the
@@ -556,6 +564,7 @@ func (b *publishBody) finish() bool {
 // are small; nothing is streamed.
 type publishWriter struct {
 	pc     *publishConn
+	in     *publishBody // the body of the request being served
 	header http.Header
 	code   int
 	body   []byte
@@ -577,8 +586,16 @@ func (w *publishWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// SetReadDeadline is what the body deadline (withBodyDeadline) sets.
-func (w *publishWriter) SetReadDeadline(t time.Time) error { return w.pc.raw.SetReadDeadline(t) }
+// SetReadDeadline is what the body deadline (withBodyDeadline) sets. A
+// body that arrived whole with its head, as publishes usually do, is never
+// read from the connection: its deadline would only cost two updates of
+// the connection's timer per publish, which are skipped.
+func (w *publishWriter) SetReadDeadline(t time.Time) error {
+	if w.in != nil && w.in.buffered() {
+		return nil
+	}
+	return w.pc.raw.SetReadDeadline(t)
+}
 
 func (w *publishWriter) SetWriteDeadline(t time.Time) error { return nil }
 

@@ -126,3 +126,28 @@ func TestCloseEndsAWaitingRead(t *testing.T) {
 		t.Fatal("the read still waits after close")
 	}
 }
+
+// The hub reads and writes every taken-over connection through Conn: a
+// call must not allocate (a closure per call did, two or three times).
+func TestReadAndWriteDoNotAllocate(t *testing.T) {
+	c, other := pair(t)
+	msg := []byte("data: one update\n\n")
+	in := make([]byte, 64)
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(other, in[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, in[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per write and read, want none", allocs)
+	}
+}

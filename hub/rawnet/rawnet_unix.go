@@ -22,80 +22,31 @@ package rawnet
 import (
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
 
-// Write writes all of b to the socket of rc, waiting in the poller while
-// its buffer is full. It returns what was written and, on failure, the
-// poller's error (os.ErrDeadlineExceeded past the write deadline,
-// net.ErrClosed) or the system call's.
-func Write(rc syscall.RawConn, b []byte) (int, error) {
-	written := 0
-	var werr error
-	err := rc.Write(func(fd uintptr) bool {
-		for written < len(b) {
-			p := b[written:]
-			n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch errno {
-			case 0:
-				written += int(n)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // wait for room
-			default:
-				werr = os.NewSyscallError("write", errno)
-				return true
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return written, err
-	}
-	return written, werr
-}
-
-// Read reads what the socket of rc has, up to len(p), waiting in the
-// poller while it has nothing. The end of the stream is io.EOF.
-func Read(rc syscall.RawConn, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	var (
-		n    int
-		rerr error
-	)
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			m, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch errno {
-			case 0:
-				n = int(m)
-				if m == 0 {
-					rerr = errEOF
-				}
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait for bytes
-			default:
-				rerr = os.NewSyscallError("read", errno)
-			}
-			return true
-		}
-	})
-	if err != nil {
-		return n, err
-	}
-	return n, rerr
-}
-
-// Conn is a TCP connection whose Read and Write are raw (Read, Write);
-// everything else is the *net.TCPConn's.
+// Conn is a TCP connection whose Read and Write are raw system calls under
+// the poller; everything else is the *net.TCPConn's.
 type Conn struct {
 	*net.TCPConn
-	rc syscall.RawConn
+	rc   syscall.RawConn
+	r, w op
+}
+
+// op is the state of the read or the write in progress. The function the
+// poller calls is bound once per connection: a closure made per call, as
+// RawConn.Read and Write take it, escapes to the heap with what it
+// captures, two or three allocations per call on the hub's busiest paths.
+// The mutex keeps concurrent calls in one direction, which net.Conn
+// allows, from sharing the state.
+type op struct {
+	mu  sync.Mutex
+	p   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
 }
 
 // NewConn wraps c; it returns c itself when its descriptor is out of
@@ -105,24 +56,95 @@ func NewConn(c *net.TCPConn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &Conn{TCPConn: c, rc: rc}
+	rcn := &Conn{TCPConn: c, rc: rc}
+	rcn.r.fn = rcn.readFD
+	rcn.w.fn = rcn.writeFD
+	return rcn
 }
 
-// Read is net.Conn's Read, with errors shaped as net.Conn's are
-// (*net.OpError; io.EOF as is), which net/http looks at.
+// Read reads what the socket has, up to len(p), waiting in the poller
+// while it has nothing. Errors are shaped as net.Conn's are
+// (*net.OpError; the end of the stream is io.EOF as is), which net/http
+// looks at.
 func (c *Conn) Read(p []byte) (int, error) {
-	n, err := Read(c.rc, p)
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, err := c.r.run(c.rc.Read, p)
 	if err != nil && err != errEOF {
 		err = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 	}
 	return n, err
 }
 
-// Write is net.Conn's Write, with errors shaped as net.Conn's are.
+// Write writes all of p, waiting in the poller while the socket's buffer
+// is full. On failure it returns what was written and the poller's error
+// (os.ErrDeadlineExceeded past the write deadline, net.ErrClosed) or the
+// system call's, shaped as net.Conn's are.
 func (c *Conn) Write(p []byte) (int, error) {
-	n, err := Write(c.rc, p)
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, err := c.w.run(c.rc.Write, p)
 	if err != nil {
 		err = &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 	}
 	return n, err
+}
+
+// run makes one call of the poller (RawConn.Read or Write) with o's
+// function over p.
+func (o *op) run(call func(func(uintptr) bool) error, p []byte) (int, error) {
+	o.mu.Lock()
+	o.p, o.n, o.err = p, 0, nil
+	err := call(o.fn)
+	n, cerr := o.n, o.err
+	o.p = nil // keep no reference to the caller's buffer
+	o.mu.Unlock()
+	if err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// readFD reads once into c.r.p; it reports false to wait for bytes.
+func (c *Conn) readFD(fd uintptr) bool {
+	o := &c.r
+	for {
+		m, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&o.p[0])), uintptr(len(o.p)))
+		switch errno {
+		case 0:
+			o.n = int(m)
+			if m == 0 {
+				o.err = errEOF
+			}
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			o.err = os.NewSyscallError("read", errno)
+		}
+		return true
+	}
+}
+
+// writeFD writes the rest of c.w.p; it reports false to wait for room.
+func (c *Conn) writeFD(fd uintptr) bool {
+	o := &c.w
+	for o.n < len(o.p) {
+		p := o.p[o.n:]
+		m, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch errno {
+		case 0:
+			o.n += int(m)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			o.err = os.NewSyscallError("write", errno)
+			return true
+		}
+	}
+	return true
 }
