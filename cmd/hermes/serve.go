@@ -64,6 +64,8 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		applyDevDefaults(cfg)
 	}
 	logger := newLogger(a.stderr, cfg.LogLevel, cfg.LogFormat)
+	a.ensureProcessorsForSync(cfg.Transport, logger)
+	defer a.startGCFloor(logger)()
 
 	// Listen before building anything that needs the address, so that
 	// --addr HOST:0 works: the port is known only now.
