@@ -24,17 +24,19 @@ import (
 // subscriber is unchanged where it matters; a small one may hold up to
 // floor bytes more.
 //
-// Measured (README, "Durable publishing"): 64 keep-alive publishers, bolt
-// with fsync, the hub on one core: 19,300-21,100 publishes/s at 40-43 µs
-// of hub CPU each without a floor; 25,400-27,300/s at 30-32 µs with
-// GOGC=800, whose 32 MiB minimum heap is this floor's effect on a 2 MiB
-// live heap.
+// Measured (README, "Figures on a 2-core machine"): 64 keep-alive
+// publishers, bolt with fsync, the hub on one core: 19,600-21,100
+// publishes/s at 40-43 µs of hub CPU each without a floor, 25,400-27,300/s
+// with GOGC=800 (a 32 MiB floor's start on a 2 MiB live heap). Later,
+// floors of 16 and 32 MiB interleaved: 23,800-24,300/s against 25,500/s,
+// and 7.4 against 7.7 KiB of RSS per idle subscriber at 19,000 of them
+// (7.1 without a floor): 16 MiB keeps room under the goal of 8 KiB.
 //
 // An explicit GOGC (or GOGC=off) is the operator's choice and is kept; a
 // GOMEMLIMIT still bounds the heap, floor or not.
 
 // gcHeadroom is the floor: the heap may grow by this much between cycles.
-const gcHeadroom = 32 << 20
+const gcHeadroom = 16 << 20
 
 // gcPercentFor is the smallest GOGC percentage that makes the next cycle
 // start at live+floor or later, and at least base. The runtime starts it
