@@ -66,45 +66,48 @@ func TestAppendBatchRejectsHugeIDAtomically(t *testing.T) {
 }
 
 // TestGatherCountsEventsAgainstMaxBatch drives gather directly, without a
-// writer goroutine, on a buffered queue of requests.
+// writer goroutine, on a queue of requests.
 func TestGatherCountsEventsAgainstMaxBatch(t *testing.T) {
 	req := func(events, size int) *request {
 		return &request{evs: make([]*transport.Event, events), size: size}
 	}
 	cases := []struct {
 		name       string
-		first      *request
 		queued     []*request
-		wantTaken  int  // requests in the group, the first included
-		wantCarry  bool // the next request was taken but left for the next group
+		wantTaken  int  // requests in the group
+		wantFull   bool // the next request did not fit and starts the next group
 		wantQueued int  // requests still in the queue
 	}{
-		{"fills up to MaxBatch exactly", req(2, 10), []*request{req(3, 10), req(1, 10)}, 2, false, 1},
-		{"a batch that does not fit starts the next group", req(2, 10), []*request{req(4, 10), req(1, 10)}, 1, true, 1},
-		{"singles fill the group", req(1, 10), []*request{req(1, 10), req(1, 10), req(1, 10), req(1, 10), req(1, 10)}, 5, false, 1},
-		{"a batch longer than MaxBatch goes alone", req(12, 10), []*request{req(1, 10)}, 1, false, 1},
-		{"a batch that would pass the byte limit waits", req(1, maxBatchBytes-100), []*request{req(1, 200)}, 1, true, 0},
-		{"an empty queue", req(3, 10), nil, 1, false, 0},
+		{"fills up to MaxBatch exactly", []*request{req(2, 10), req(3, 10), req(1, 10)}, 2, true, 1},
+		{"a batch that does not fit starts the next group", []*request{req(2, 10), req(4, 10), req(1, 10)}, 1, true, 2},
+		{"singles fill the group", []*request{req(1, 10), req(1, 10), req(1, 10), req(1, 10), req(1, 10), req(1, 10)}, 5, true, 1},
+		{"a batch longer than MaxBatch goes alone", []*request{req(12, 10), req(1, 10)}, 1, true, 1},
+		{"a batch that would pass the byte limit waits", []*request{req(1, maxBatchBytes-100), req(1, 200)}, 1, true, 1},
+		{"one request", []*request{req(3, 10)}, 1, false, 0},
+		{"a stale bell: nothing queued", nil, 0, false, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tr := &Transport{opts: Options{MaxBatch: 5}, reqs: make(chan *request, len(c.queued))}
+			tr := &Transport{opts: Options{MaxBatch: 5}, queue: newRequestQueue()}
 			for _, r := range c.queued {
-				tr.reqs <- r
+				tr.queue.push(r)
 			}
-			batch := tr.gather(append(make([]*request, 0, 5), c.first))
+			batch, full := tr.gather(make([]*request, 0, 5))
 			if len(batch) != c.wantTaken {
 				t.Errorf("group of %d requests, want %d", len(batch), c.wantTaken)
 			}
-			if (tr.carry != nil) != c.wantCarry {
-				t.Errorf("carry = %v, want %v", tr.carry != nil, c.wantCarry)
+			if full != c.wantFull {
+				t.Errorf("full = %v, want %v", full, c.wantFull)
 			}
-			if len(tr.reqs) != c.wantQueued {
-				t.Errorf("%d requests left queued, want %d", len(tr.reqs), c.wantQueued)
+			if len(tr.queue.reqs) != c.wantQueued {
+				t.Errorf("%d requests left queued, want %d", len(tr.queue.reqs), c.wantQueued)
 			}
 			events := 0
-			for _, r := range batch {
+			for i, r := range batch {
 				events += len(r.evs)
+				if r != c.queued[i] {
+					t.Errorf("request %d of the group is not the %dth queued", i, i)
+				}
 			}
 			if len(batch) > 1 && events > 5 {
 				t.Errorf("a group of several requests holds %d events, more than MaxBatch 5", events)
@@ -193,17 +196,18 @@ func TestAppendBatchSmallMaxBatchUnderLoad(t *testing.T) {
 // waiting for the other's fsync.
 func TestGatherLingersForTheLastGroup(t *testing.T) {
 	req := func() *request { return &request{evs: make([]*transport.Event, 1), size: 10} }
-	tr := &Transport{opts: Options{MaxBatch: 100}, reqs: make(chan *request), closing: make(chan struct{})}
+	tr := &Transport{opts: Options{MaxBatch: 100}, queue: newRequestQueue(), closing: make(chan struct{})}
 	tr.lastGroup, tr.commitDur = 3, time.Hour // the wait is capped at maxLinger
 	sent := make(chan struct{})
 	tr.onLinger = func() {
 		go func() {
 			defer close(sent)
-			tr.reqs <- req()
-			tr.reqs <- req()
+			tr.queue.push(req())
+			tr.queue.push(req())
 		}()
 	}
-	batch := tr.gather([]*request{req()})
+	tr.queue.push(req())
+	batch, _ := tr.gather(nil)
 	if len(batch) != 3 {
 		t.Fatalf("group of %d requests, want the 3 of the last group", len(batch))
 	}
@@ -212,8 +216,8 @@ func TestGatherLingersForTheLastGroup(t *testing.T) {
 	// Nobody comes back: the wait ends after at most maxLinger.
 	tr.onLinger = nil
 	start := time.Now()
-	batch = tr.gather([]*request{req()})
-	if len(batch) != 1 {
+	tr.queue.push(req())
+	if batch, _ = tr.gather(nil); len(batch) != 1 {
 		t.Fatalf("group of %d requests, want 1", len(batch))
 	}
 	if waited := time.Since(start); waited < maxLinger {
@@ -223,7 +227,8 @@ func TestGatherLingersForTheLastGroup(t *testing.T) {
 	// A group as large as the last one never waits.
 	tr.lastGroup = 1
 	tr.onLinger = func() { t.Error("a group as large as the last one waited") }
-	if batch = tr.gather([]*request{req()}); len(batch) != 1 {
+	tr.queue.push(req())
+	if batch, _ = tr.gather(nil); len(batch) != 1 {
 		t.Fatalf("group of %d requests, want 1", len(batch))
 	}
 }

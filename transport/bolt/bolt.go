@@ -90,7 +90,7 @@ type Transport struct {
 	path    string
 	opts    Options
 	log     *slog.Logger
-	reqs    chan *request
+	queue   *requestQueue // queue.go
 	feed    chan *transport.Event
 	closing chan struct{}
 	done    chan struct{} // closed when the writer has returned
@@ -115,7 +115,6 @@ type Transport struct {
 	first     uint64        // Seq of the oldest stored event, 0 when none
 	firstTime time.Time     // its Time
 	backlog   bool          // retention has more to delete than the last pass could
-	carry     *request      // taken from reqs but left for the next group (see gather)
 	lastGroup int           // requests in the last group committed (see linger)
 	commitDur time.Duration // moving average of a commit's duration (see linger)
 	onLinger  func()        // tests: called when a group starts waiting
@@ -192,7 +191,7 @@ func Open(path string, opts Options) (*Transport, error) {
 		path:    path,
 		opts:    opts,
 		log:     opts.logger(),
-		reqs:    make(chan *request),
+		queue:   newRequestQueue(),
 		feed:    make(chan *transport.Event, feedBuffer),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -362,26 +361,20 @@ func (t *Transport) submit(ctx context.Context, op string, evs []*transport.Even
 		r.vals[i] = encodeEvent(ev)
 		r.size += len(r.vals[i])
 	}
-	select {
-	case t.reqs <- r:
-	case <-ctx.Done():
-		return fmt.Errorf("bolt: %s: %w", op, ctx.Err())
-	case <-t.closing:
+	if !t.queue.push(r) {
 		return transport.ErrClosed
 	}
-	// The writer answers every request it took, even while closing.
+	// The writer answers every request queued, even while closing.
 	return <-r.done
 }
 
 // run is the writer goroutine.
 func (t *Transport) run() {
 	defer close(t.done)
-	// A request gather left for the next group was taken, so it must be
-	// answered; it was not stored.
+	// Requests still queued were not stored; later ones are refused.
 	defer func() {
-		if t.carry != nil {
-			t.carry.done <- transport.ErrClosed
-			t.carry = nil
+		for _, r := range t.queue.close() {
+			r.done <- transport.ErrClosed
 		}
 	}()
 	var tick <-chan time.Time
@@ -393,31 +386,32 @@ func (t *Transport) run() {
 	}
 	batch := make([]*request, 0, t.opts.maxBatch())
 	for {
-		if r := t.carry; r != nil {
-			select {
-			case <-t.closing:
-				return // the deferred answer fails it
-			default:
-			}
-			t.carry = nil
-			batch = t.gather(append(batch[:0], r))
-			if !t.commit(batch) {
-				return
-			}
-			clear(batch)
-			continue
-		}
 		var more <-chan struct{}
 		if t.backlog {
 			more = closedChan
 		}
 		select {
-		case r := <-t.reqs:
-			batch = t.gather(append(batch[:0], r))
-			if !t.commit(batch) {
-				return
+		case <-t.queue.bell:
+			for {
+				// A request that did not fit in the last group starts
+				// the next one at once: its bell was rung already.
+				var full bool
+				if batch, full = t.gather(batch[:0]); len(batch) == 0 {
+					break
+				}
+				if !t.commit(batch) {
+					return
+				}
+				clear(batch) // drop references to delivered events
+				if !full {
+					break
+				}
+				select {
+				case <-t.closing:
+					return
+				default:
+				}
 			}
-			clear(batch) // drop references to delivered events
 		case <-tick:
 			if t.opts.MaxAge > 0 && t.first != 0 && t.firstTime.Before(time.Now().Add(-t.opts.MaxAge)) {
 				t.trimOnly()
@@ -432,18 +426,19 @@ func (t *Transport) run() {
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// gather adds the requests already waiting to batch, within the batch
-// limits: at most MaxBatch events and about maxBatchBytes of data. A request
-// is counted by its events and never split, so one that would take the
-// group past a limit is kept in t.carry and starts the next group; the
-// first request of a group is always taken whole, so a batch beyond the
-// limits is committed alone rather than refused. When the queue is empty it
-// first yields once to the publishers that are ready to run; when fewer
-// requests are then waiting than the last group held, it lingers for them
-// (see linger).
-func (t *Transport) gather(batch []*request) []*request {
+// gather takes the requests already waiting into batch, within the batch
+// limits: at most MaxBatch events and about maxBatchBytes of data (see
+// requestQueue.take: a request is never split, and one beyond the limits
+// goes alone). When the queue is empty it first yields once to the
+// publishers that are ready to run; when fewer requests are then waiting
+// than the last group held, it lingers for them (see linger). It reports
+// whether it left a request that did not fit, which starts the next group.
+func (t *Transport) gather(batch []*request) ([]*request, bool) {
 	limit := t.opts.maxBatch()
-	n, size := len(batch[0].evs), batch[0].size
+	batch, g, full := t.queue.take(batch, groupState{}, limit, maxBatchBytes)
+	if len(batch) == 0 {
+		return batch, false // a stale bell
+	}
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -452,30 +447,25 @@ func (t *Transport) gather(batch []*request) []*request {
 	}()
 	var expire <-chan time.Time
 	yielded := false
-	for n < limit && size < maxBatchBytes {
-		var r *request
-		select {
-		case r = <-t.reqs:
-		default:
-			if !yielded {
-				// An empty queue may only mean that the publishers have
-				// not run yet: the request that woke the writer made it
-				// the next goroutine to run, ahead of those answered by
-				// the last commit. With one processor (a hub given one
-				// core) the group would be that single request, the
-				// next group as small, and linger, which waits only for
-				// groups smaller than the last, would never merge them
-				// again: measured, 64 publishers fell from 14k to 6k
-				// publishes/s in groups of 1.5. One yield lets every
-				// runnable publisher queue its request first.
-				yielded = true
-				runtime.Gosched()
-				continue
-			}
+	for !full && g.events < limit && g.bytes < maxBatchBytes {
+		if !yielded {
+			// An empty queue may only mean that the publishers have not
+			// run yet: the request that woke the writer made it the next
+			// goroutine to run, ahead of those answered by the last
+			// commit. With one processor (a hub given one core) the
+			// group would be that single request, the next group as
+			// small, and linger, which waits only for groups smaller
+			// than the last, would never merge them again: measured, 64
+			// publishers fell from 14k to 6k publishes/s in groups of
+			// 1.5. One yield lets every runnable publisher queue its
+			// request first.
+			yielded = true
+			runtime.Gosched()
+		} else {
 			if expire == nil {
 				wait := t.linger(len(batch))
 				if wait <= 0 {
-					return batch
+					return batch, false
 				}
 				timer = time.NewTimer(wait)
 				expire = timer.C
@@ -484,25 +474,19 @@ func (t *Transport) gather(batch []*request) []*request {
 				}
 			}
 			select {
-			case r = <-t.reqs:
+			case <-t.queue.bell:
 			case <-expire:
-				return batch
+				return batch, false
 			case <-t.closing:
-				return batch
+				return batch, false
 			}
 		}
-		if n+len(r.evs) > limit || size+r.size > maxBatchBytes {
-			t.carry = r
-			return batch
-		}
-		batch = append(batch, r)
-		n += len(r.evs)
-		size += r.size
+		batch, g, full = t.queue.take(batch, g, limit, maxBatchBytes)
 		if expire != nil && len(batch) >= t.lastGroup {
-			return batch // the last group is back
+			return batch, full // the last group is back
 		}
 	}
-	return batch
+	return batch, full
 }
 
 // maxLinger bounds how long a group waits for more requests.
