@@ -332,9 +332,10 @@ func (pc *publishConn) loop() {
 		}
 		rw := &pc.rw
 		clear(rw.header)
-		rw.code, rw.body, rw.in = 0, rw.body[:0], &pr.body
+		rw.code, rw.body = 0, rw.body[:0]
+		rw.bodyBuffered.Store(pr.body.buffered())
 		served := pc.serve(rw, &pr.req)
-		rw.in = nil
+		rw.bodyBuffered.Store(false)
 		if !served {
 			pc.close()
 			return
@@ -563,11 +564,13 @@ func (b *publishBody) finish() bool {
 // keeps the answer, which the loop writes in one write. Publish answers
 // are small; nothing is streamed.
 type publishWriter struct {
-	pc     *publishConn
-	in     *publishBody // the body of the request being served
-	header http.Header
-	code   int
-	body   []byte
+	pc *publishConn
+	// bodyBuffered is set while the request being served has its whole
+	// body in the connection's buffer. Atomic: the shutdown reads it.
+	bodyBuffered atomic.Bool
+	header       http.Header
+	code         int
+	body         []byte
 }
 
 func (w *publishWriter) Header() http.Header { return w.header }
@@ -586,12 +589,13 @@ func (w *publishWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// SetReadDeadline is what the body deadline (withBodyDeadline) sets. A
-// body that arrived whole with its head, as publishes usually do, is never
-// read from the connection: its deadline would only cost two updates of
-// the connection's timer per publish, which are skipped.
+// SetReadDeadline is what the body deadline (withBodyDeadline) sets, from
+// the loop's goroutine and from the shutdown's (bodyGuards.stop). A body
+// that arrived whole with its head, as publishes usually do, is never read
+// from the connection: its deadline would only cost two updates of the
+// connection's timer per publish, which are skipped.
 func (w *publishWriter) SetReadDeadline(t time.Time) error {
-	if w.in != nil && w.in.buffered() {
+	if w.bodyBuffered.Load() {
 		return nil
 	}
 	return w.pc.raw.SetReadDeadline(t)
