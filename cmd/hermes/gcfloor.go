@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
-	"sync/atomic"
 )
 
 // The garbage collector runs when the heap has grown by GOGC percent of
@@ -57,11 +56,15 @@ const runtimeHeapMinimum = 4 << 20
 
 // gcFloor re-tunes the collector after each of its cycles.
 type gcFloor struct {
-	floor   uint64
-	base    int
-	stopped atomic.Bool
+	floor uint64
+	base  int
+	set   func(int) int // debug.SetGCPercent; tests record its calls
+
+	// mu orders tune, which runs on the runtime's cleanup goroutine,
+	// with stop: once stop has restored the base, no tune may follow.
+	mu      sync.Mutex
+	stopped bool
 	sample  []metrics.Sample
-	set     func(int) int // debug.SetGCPercent; tests count its calls
 	percent int
 }
 
@@ -119,21 +122,25 @@ func newGCFloor(floor uint64, set func(int) int) *gcFloor {
 func (f *gcFloor) arm() {
 	s := new(gcSentinel)
 	runtime.AddCleanup(s, func(f *gcFloor) {
-		if f.stopped.Load() {
-			return
+		if f.tune() {
+			f.arm()
 		}
-		f.tune()
-		f.arm()
 	}, f)
 }
 
 type gcSentinel struct{ _ *int } // a pointer: never a tiny allocation, which may outlive its cycle
 
-// tune sets the percentage for the live heap the last cycle found.
-func (f *gcFloor) tune() {
+// tune sets the percentage for the live heap the last cycle found; it
+// reports false once the floor is stopped.
+func (f *gcFloor) tune() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		return false
+	}
 	metrics.Read(f.sample)
 	if f.sample[0].Value.Kind() != metrics.KindUint64 {
-		return
+		return true
 	}
 	p := gcPercentFor(f.sample[0].Value.Uint64(), f.floor, f.base)
 	// Small changes are not worth a call (it takes the heap's lock).
@@ -141,10 +148,14 @@ func (f *gcFloor) tune() {
 		f.percent = p
 		f.set(p)
 	}
+	return true
 }
 
 func (f *gcFloor) stop() {
-	if f.stopped.CompareAndSwap(false, true) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.stopped {
+		f.stopped = true
 		f.set(f.base)
 	}
 }
