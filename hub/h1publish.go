@@ -63,6 +63,16 @@ func (h *Hub) PublishListener(ln net.Listener, readHeader, idle time.Duration) n
 	return l
 }
 
+// publishLoopCounts returns the publish loop's counts for the metrics:
+// zeros while the hub serves no listener through PublishListener.
+func (h *Hub) publishLoopCounts() (takenOver, served, handedBack uint64) {
+	fp := h.fastPublish.Load()
+	if fp == nil {
+		return 0, 0, 0
+	}
+	return fp.takenOver.Load(), fp.served.Load(), fp.handedBack.Load()
+}
+
 // fastPublish is the state of the fast path of a hub.
 type fastPublish struct {
 	back             *handbackListener
@@ -75,8 +85,8 @@ type fastPublish struct {
 	stopped atomic.Bool // set by stop under mu; read without it
 	wg      sync.WaitGroup
 
-	// For tests: connections taken over, requests the loops served,
-	// connections handed back.
+	// Connections taken over, requests the loops served, connections
+	// handed back: the metrics read them (publishLoopCounts), and tests.
 	takenOver, served, handedBack atomic.Uint64
 }
 

@@ -103,6 +103,9 @@ func New(cfg Config) (*Hub, error) {
 		go h.watchLosses(n)
 	}
 	h.initOps()
+	if r, ok := cfg.Metrics.(publishLoopReporter); ok {
+		r.PublishLoop(h.publishLoopCounts)
+	}
 
 	r := mux.NewRouter()
 	r.Path(Path).Methods(http.MethodGet, http.MethodHead, methodQuery).HandlerFunc(h.subscribe)

@@ -85,6 +85,13 @@ const (
 	OpCheck  = "check"
 )
 
+// publishLoopReporter is implemented by a Metrics that reports the publish
+// loop's counts (metrics.Metrics does): the hub registers a function that
+// reads them, instead of calling the Metrics on the loop's path.
+type publishLoopReporter interface {
+	PublishLoop(stats func() (takenOver, served, handedBack uint64))
+}
+
 // NopMetrics discards everything. It is the default, and implementations
 // may embed it so that methods added later have a default.
 type NopMetrics struct{}

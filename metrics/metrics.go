@@ -55,7 +55,8 @@ type Metrics struct {
 	subscriptionEvents     prometheus.Counter
 	subscriptionEventBytes prometheus.Gauge
 
-	authCacheOnce sync.Once // registers the auth caches' collector (authcache.go)
+	authCacheOnce   sync.Once // registers the auth caches' collector (authcache.go)
+	publishLoopOnce sync.Once // registers the publish loop's collector (publishloop.go)
 }
 
 var _ hub.Metrics = (*Metrics)(nil)

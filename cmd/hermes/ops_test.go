@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -104,7 +105,13 @@ func adminURL(t *testing.T, s *server) string {
 
 func getBody(t *testing.T, target string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(target)
+	return getBodyWith(t, http.DefaultClient, target)
+}
+
+// getBodyWith is getBody through client.
+func getBodyWith(t *testing.T, client *http.Client, target string) (int, string) {
+	t.Helper()
+	resp, err := client.Get(target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +179,37 @@ func TestServeAdminListener(t *testing.T) {
 	}
 	if !strings.Contains(after, `hermes_auth_failures_total{reason="invalid_token"} 0`) {
 		t.Errorf("auth failure series are not initialized at 0")
+	}
+}
+
+// Operators see whether their keep-alive publishers are served by the
+// publish loop (hub/h1publish.go): connections taken over, publishes the
+// loop served, connections handed back to net/http.
+func TestServeMetricsCountThePublishLoop(t *testing.T) {
+	s := startServe(t, nil, "--dev", "--addr", "127.0.0.1:0", "--transport", "memory://", "--admin-addr", "127.0.0.1:0")
+	admin := adminURL(t, s)
+	pubToken := stdoutField(t, s, "Publisher token")
+	// One connection for every request: the first publish goes through
+	// net/http and hands the connection to the loop, which serves the next.
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	hubURL := s.URL + "/.well-known/mercure"
+	for i := range 3 {
+		mustPublish(t, client, hubURL, pubToken, url.Values{"topic": {devTopic}, "data": {fmt.Sprint(i)}})
+	}
+	// Not a publish: the loop gives the connection back to net/http.
+	if code, _ := getBodyWith(t, client, s.URL+"/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz on the taken-over connection: %d", code)
+	}
+	_, body := getBody(t, admin+"/metrics")
+	for name, want := range map[string]string{
+		"hermes_publish_connections_taken_over_total":  "1",
+		"hermes_publish_loop_requests_total":           "2",
+		"hermes_publish_connections_handed_back_total": "1",
+	} {
+		if got := metricValue(body, name); got != want {
+			t.Errorf("%s = %q, want %s", name, got, want)
+		}
 	}
 }
 

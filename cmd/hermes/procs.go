@@ -16,7 +16,7 @@ import (
 // the committing goroutine resumes at once. The core is still one: the
 // kernel shares it between the two threads that are runnable.
 //
-// Measured (README, "Durable publishing"): 64 keep-alive publishers, bolt
+// Measured (README, "What limits durable publishing"): 64 keep-alive publishers, bolt
 // with fsync, the hub on one core, four interleaved pairs of runs: 16,900-
 // 18,400 publishes/s with one processor, 17,200-19,800 with two (median
 // 17,900 and 19,400).
