@@ -123,6 +123,19 @@ func getBodyWith(t *testing.T, client *http.Client, target string) (int, string)
 	return resp.StatusCode, string(b)
 }
 
+// checkMetrics scrapes the admin listener's /metrics, reports every sample
+// of want whose value differs, and returns the scrape.
+func checkMetrics(t *testing.T, admin string, want map[string]string) string {
+	t.Helper()
+	_, body := getBody(t, admin+"/metrics")
+	for name, v := range want {
+		if got := metricValue(body, name); got != v {
+			t.Errorf("%s = %q, want %s", name, got, v)
+		}
+	}
+	return body
+}
+
 // metricValue returns the value of an unlabelled sample line "name value".
 func metricValue(body, name string) string {
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(body)
@@ -162,8 +175,7 @@ func TestServeAdminListener(t *testing.T) {
 	if got := st.nextData(t, 10*time.Second); got != "counted" {
 		t.Fatalf("got %q", got)
 	}
-	_, after := getBody(t, admin+"/metrics")
-	for name, want := range map[string]string{
+	after := checkMetrics(t, admin, map[string]string{
 		"hermes_subscribers":                    "1",
 		"hermes_updates_published_total":        "1",
 		"hermes_updates_delivered_total":        "1",
@@ -172,11 +184,7 @@ func TestServeAdminListener(t *testing.T) {
 		// one entry (a miss); the auth caches are wired to the metrics.
 		`hermes_auth_cache_entries{cache="grant"}`:      "1",
 		`hermes_auth_cache_misses_total{cache="grant"}`: "1",
-	} {
-		if got := metricValue(after, name); got != want {
-			t.Errorf("%s = %q, want %s", name, got, want)
-		}
-	}
+	})
 	if !strings.Contains(after, `hermes_auth_failures_total{reason="invalid_token"} 0`) {
 		t.Errorf("auth failure series are not initialized at 0")
 	}
@@ -201,16 +209,11 @@ func TestServeMetricsCountThePublishLoop(t *testing.T) {
 	if code, _ := getBodyWith(t, client, s.URL+"/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz on the taken-over connection: %d", code)
 	}
-	_, body := getBody(t, admin+"/metrics")
-	for name, want := range map[string]string{
+	checkMetrics(t, admin, map[string]string{
 		"hermes_publish_connections_taken_over_total":  "1",
 		"hermes_publish_loop_requests_total":           "2",
 		"hermes_publish_connections_handed_back_total": "1",
-	} {
-		if got := metricValue(body, name); got != want {
-			t.Errorf("%s = %q, want %s", name, got, want)
-		}
-	}
+	})
 }
 
 func TestServeAdminWithoutPProf(t *testing.T) {
