@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hermes-hub/hermes/auth"
+	"github.com/hermes-hub/hermes/spec-tests/internal/sseclient"
 )
 
 const (
@@ -60,9 +61,10 @@ func subscribe(ctx context.Context, client *http.Client, target string) (*openSt
 	go func() {
 		defer close(s.done)
 		defer resp.Body.Close()
+		events := sseclient.NewParser(br)
 		for {
-			line, err := br.ReadString('\n')
-			if line == "id: hello\n" {
+			ev, err := events.Next()
+			if ev.ID == "hello" {
 				s.hello.Store(true)
 			}
 			if err != nil {
@@ -340,19 +342,16 @@ func readHistory(p *proc, pubToken string) (map[string]bool, error) {
 		return nil, fmt.Errorf("publishing the marker: %d", code)
 	}
 	seen := map[string]bool{}
-	br := bufio.NewReader(resp.Body)
+	events := sseclient.NewParser(resp.Body)
 	for {
-		line, err := br.ReadString('\n')
+		ev, err := events.Next()
 		if err != nil {
 			return nil, fmt.Errorf("reading the history before the marker: %w", err)
 		}
-		if id, ok := strings.CutPrefix(line, "id: "); ok {
-			id = strings.TrimSuffix(id, "\n")
-			if id == "marker" {
-				return seen, nil
-			}
-			seen[id] = true
+		if ev.ID == "marker" {
+			return seen, nil
 		}
+		seen[ev.ID] = true
 	}
 }
 

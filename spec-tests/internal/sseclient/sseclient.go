@@ -1,5 +1,5 @@
 // Package sseclient is the Mercure client of the spec-tests that run hubs
-// as processes (spec-tests/binary, spec-tests/cluster): it mints tokens,
+// as processes (spec-tests/binary, spec-tests/cluster, spec-tests/ops): it mints tokens,
 // publishes updates with the form POST and reads subscriptions as
 // server-sent event streams.
 //
