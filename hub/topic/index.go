@@ -123,17 +123,15 @@ func completeSegments(lit string) []string {
 }
 
 func urlPatternPath(m *Matcher) []string {
-	proto := m.up.Protocol()
+	proto, host, p := m.urlComponents()
 	if !literalComponent(proto) {
 		return nil
 	}
 	segs := []string{strings.ToLower(proto)}
-	host := m.up.Hostname()
 	if !literalComponent(host) {
 		return segs
 	}
 	segs = append(segs, strings.ToLower(host))
-	p := m.up.Pathname()
 	for i := 0; i < len(p); i++ {
 		if p[i] >= 0x80 || strings.IndexByte(patternSpecials, p[i]) >= 0 {
 			if i > 0 && p[i-1] == '/' && optionalToken(p[i:]) {

@@ -69,9 +69,11 @@ type Matcher struct {
 	// kindTemplate, kindURLPattern: static evaluation cost (MAT-9).
 	cost cost
 
-	// kindURLPattern: the compiled pattern and the parsed hub URL relative
-	// topics are resolved against.
+	// kindURLPattern: the compiled pattern, or the pattern of the commonest
+	// shape matched without the library (simpleurl.go), and the parsed hub
+	// URL relative topics are resolved against.
 	up       *urlpattern.URLPattern
+	simple   *simpleURL
 	base     *whatwg.Url
 	baseHref string // serialized base, part of the cache keys
 
@@ -147,7 +149,7 @@ func Compile(typ, pattern string, opt Options) (*Matcher, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	m.kind, m.re, m.up, m.cost = c.kind, c.re, c.up, c.cost
+	m.kind, m.re, m.up, m.simple, m.cost = c.kind, c.re, c.up, c.simple, c.cost
 	// What the hub charged before compiling, even for a selector that
 	// turned out not to be a template (LEG-2): charge and release agree.
 	m.charge = Estimate(typ, pattern, opt)
@@ -170,11 +172,12 @@ type compiledKey struct{ typ, base, pattern string }
 // pattern selector (compiled regular expressions and URL patterns are safe
 // for concurrent use).
 type compiled struct {
-	kind kind
-	re   *regexp.Regexp
-	up   *urlpattern.URLPattern
-	cost cost
-	err  error
+	kind   kind
+	re     *regexp.Regexp
+	up     *urlpattern.URLPattern
+	simple *simpleURL
+	cost   cost
+	err    error
 }
 
 // Compiling is far more expensive than matching (about 0.3 ms for a typical
@@ -203,6 +206,9 @@ func compilePattern(typ, pattern, baseHref string) compiled {
 	c := estimateURLPattern(pattern, baseHref)
 	if c.insts > maxPatternInsts || c.captures > maxPatternCaptures {
 		return compiled{err: fmt.Errorf("%w: URL pattern too complex", ErrInvalidPattern)}
+	}
+	if s, ok := parseSimpleURL(pattern); ok {
+		return compiled{kind: kindURLPattern, simple: &s, cost: c}
 	}
 	up, err := compileURLPattern(pattern, baseHref)
 	if err != nil {

@@ -114,13 +114,27 @@ var (
 // tests the result against the pattern. A topic the parser rejects never
 // matches (MAT-8); the host is lower-cased by that parsing (MAT-7).
 func (m *Matcher) matchURL(topic string) bool {
-	cacheable := len(topic) <= maxCachedLen && len(m.pattern) <= maxCachedLen
-	if !cacheable {
+	if m.simple != nil {
+		// Testing costs less than looking the answer up.
+		return m.evalURL(m.resolveCached(topic))
+	}
+	if len(topic) > maxCachedLen || len(m.pattern) > maxCachedLen {
 		return m.evalURL(m.resolve(topic))
 	}
 	rk := resultKey{base: m.baseHref, pattern: m.pattern, topic: topic}
 	if v, ok := urlResults.get(rk); ok {
 		return v
+	}
+	v := m.evalURL(m.resolveCached(topic))
+	urlResults.put(rk, v)
+	return v
+}
+
+// resolveCached is resolve through the resolvedTopics cache, for the
+// topics short enough to be kept.
+func (m *Matcher) resolveCached(topic string) resolved {
+	if len(topic) > maxCachedLen {
+		return m.resolve(topic)
 	}
 	tk := resolvedKey{base: m.baseHref, topic: topic}
 	r, ok := resolvedTopics.get(tk)
@@ -128,9 +142,7 @@ func (m *Matcher) matchURL(topic string) bool {
 		r = m.resolve(topic)
 		resolvedTopics.put(tk, r)
 	}
-	v := m.evalURL(r)
-	urlResults.put(rk, v)
-	return v
+	return r
 }
 
 // parts are the components of a resolved topic an Index files URL patterns
@@ -205,6 +217,9 @@ func (m *Matcher) resolve(topic string) (r resolved) {
 // evalURL tests an absolute, already canonical URL against the pattern,
 // unless that would cost more than the evaluation limit (MAT-9).
 func (m *Matcher) evalURL(r resolved) (ok bool) {
+	if r.ok && m.simple != nil {
+		return m.simple.test(r.href)
+	}
 	if !r.ok || m.cost.tooExpensive(len(r.href)) {
 		return false
 	}
