@@ -63,8 +63,11 @@ type Matcher struct {
 	pattern string
 	kind    kind
 
-	// kindTemplate: the anchored regular expression of the URI template.
-	re *regexp.Regexp
+	// kindTemplate: the anchored regular expression of the URI template,
+	// or the template of the commonest shape matched without one
+	// (simpletemplate.go).
+	re  *regexp.Regexp
+	tpl *simpleTemplate
 
 	// kindTemplate, kindURLPattern: static evaluation cost (MAT-9).
 	cost cost
@@ -149,7 +152,7 @@ func Compile(typ, pattern string, opt Options) (*Matcher, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	m.kind, m.re, m.up, m.simple, m.cost = c.kind, c.re, c.up, c.simple, c.cost
+	m.kind, m.re, m.tpl, m.up, m.simple, m.cost = c.kind, c.re, c.tpl, c.up, c.simple, c.cost
 	// What the hub charged before compiling, even for a selector that
 	// turned out not to be a template (LEG-2): charge and release agree.
 	m.charge = Estimate(typ, pattern, opt)
@@ -174,6 +177,7 @@ type compiledKey struct{ typ, base, pattern string }
 type compiled struct {
 	kind   kind
 	re     *regexp.Regexp
+	tpl    *simpleTemplate
 	up     *urlpattern.URLPattern
 	simple *simpleURL
 	cost   cost
@@ -197,6 +201,9 @@ var compiledPatterns = newBoundedCache[compiledKey, compiled](compiledCacheSize)
 // compilePattern compiles a non-wildcard legacy selector or URL pattern.
 func compilePattern(typ, pattern, baseHref string) compiled {
 	if typ == TypeLegacy {
+		if st, ok := parseSimpleTemplate(pattern); ok {
+			return compiled{kind: kindTemplate, tpl: &st}
+		}
 		if re, c, ok := compileTemplate(pattern); ok {
 			return compiled{kind: kindTemplate, re: re, cost: c}
 		}
@@ -267,6 +274,9 @@ func (m *Matcher) Match(topic string) bool {
 		// LEG-2: a template also matches itself, byte for byte.
 		if topic == m.pattern {
 			return true
+		}
+		if m.tpl != nil {
+			return m.tpl.match(topic)
 		}
 		return !m.cost.tooExpensive(len(topic)) && m.re.MatchString(topic)
 	case kindURLPattern:
