@@ -184,8 +184,9 @@ type compiled struct {
 	err    error
 }
 
-// Compiling is far more expensive than matching (about 0.3 ms for a typical
-// URL pattern, 0.1 ms for a URI template), and the clients of an application
+// Compiling is far more expensive than matching (about 0.1-0.3 ms for a URL
+// pattern, 50 µs for a URI template, outside the shapes of simpleurl.go and
+// simpletemplate.go), and the clients of an application
 // all subscribe with the same few patterns, so compilations (failures
 // included) are shared through a bounded cache. Only small patterns are kept
 // (typical ones are 100 to 300 estimated instructions), so that the cache
