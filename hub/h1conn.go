@@ -32,7 +32,8 @@ import (
 //
 // Heartbeats and the stream's ends (deadline, drain) come from one
 // time.AfterFunc timer per connection, which costs no goroutine until it
-// fires, and then only long enough to queue the connection.
+// fires, and then only long enough to queue the connection. The ends of
+// coalescing holds come from the pool's holdWheel (holdwheel.go).
 
 // canTakeOver reports whether r's stream will be taken over: HTTP/1.x on a
 // ResponseWriter that can be hijacked (directly or through Unwrap, as
@@ -75,8 +76,11 @@ type h1conn struct {
 	lastWrite time.Time // of the last write, for the heartbeat
 	drainAt   time.Time // when the drain ends this stream; zero: no drain
 	// holdUntil: frames queued less than coalesceWindow after the last
-	// write wait for this moment (the timer's), zero when none wait.
+	// write wait for this moment (the pool's holdWheel ends the hold),
+	// zero when none wait.
 	holdUntil time.Time
+	// timerAt is the moment timer is set for, zero when stopped (arm).
+	timerAt time.Time
 	// deadline is the write deadline set on conn, reused while it is far
 	// enough away (send).
 	deadline time.Time
@@ -170,9 +174,9 @@ func (c *h1conn) wake() {
 }
 
 // framesQueued is the subscriber's notification that frames are waiting.
-// Within the coalescing window after the last write they are held: c's
-// timer is set to the window's end, without a worker's turn; otherwise c
-// is woken.
+// Within the coalescing window after the last write they are held until
+// the window's end (the pool's holdWheel), without a worker's turn;
+// otherwise c is woken.
 func (c *h1conn) framesQueued() {
 	c.mu.Lock()
 	if c.state == connIdle {
@@ -180,7 +184,7 @@ func (c *h1conn) framesQueued() {
 		if hold := c.lastWrite.Add(c.st.h.writers.coalesce.current()); now.Before(hold) {
 			if c.holdUntil.IsZero() {
 				c.holdUntil = hold
-				c.arm(now)
+				c.st.h.writers.holds.add(c, hold)
 			}
 			c.mu.Unlock()
 			return
@@ -225,8 +229,26 @@ func (c *h1conn) drain() {
 	c.wake()
 }
 
+// holdEnded is the holdWheel's release of the hold that ends at at: c is
+// woken, unless a run has written or held anew since (the hold is stale).
+func (c *h1conn) holdEnded(at time.Time) {
+	c.mu.Lock()
+	if !c.holdUntil.Equal(at) {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.wake()
+}
+
 // arm sets the timer to the next moment c has something to do: its next
 // heartbeat, its end or its drain moment. Called with c.mu held.
+//
+// A timer already set for an earlier moment is kept: it wakes c early, for
+// a run that finds nothing due and arms it again. A busy stream's
+// heartbeat moment moves with every write; resetting the timer each time
+// cost a timer update per write, and this costs one idle run per
+// heartbeat period.
 func (c *h1conn) arm(now time.Time) {
 	var next time.Time
 	earlier := func(t time.Time) {
@@ -239,11 +261,17 @@ func (c *h1conn) arm(now time.Time) {
 	}
 	earlier(c.st.deadline)
 	earlier(c.drainAt)
-	earlier(c.holdUntil)
 	if next.IsZero() {
-		c.timer.Stop()
+		if !c.timerAt.IsZero() {
+			c.timer.Stop()
+			c.timerAt = time.Time{}
+		}
 		return
 	}
+	if !c.timerAt.IsZero() && c.timerAt.After(now) && !c.timerAt.After(next) {
+		return
+	}
+	c.timerAt = next
 	c.timer.Reset(max(next.Sub(now), 0))
 }
 
@@ -282,7 +310,10 @@ func (c *h1conn) run() {
 		// Too soon after the last write: these frames wait for the
 		// window's end, with whatever else arrives meanwhile.
 		c.mu.Lock()
+		// Added even when c holds for this moment already: this run may
+		// be the wheel's early release of a moment beyond its ring.
 		c.holdUntil = hold
+		h.writers.holds.add(c, hold)
 		c.arm(now)
 		c.idleOrAgain()
 		return

@@ -29,6 +29,7 @@ type writerPool struct {
 	watcher closeWatcher // notices idle connections closed by their client
 
 	coalesce coalescer
+	holds    *holdWheel // ends the holds of the coalescing window
 }
 
 // writersPerProc is how many workers the pool runs per CPU at most: more
@@ -38,6 +39,7 @@ const writersPerProc = 8
 
 func newWriterPool(floor, ceiling time.Duration) *writerPool {
 	p := &writerPool{max: max(4, writersPerProc*runtime.GOMAXPROCS(0))}
+	p.holds = newHoldWheel((*h1conn).holdEnded)
 	p.coalesce.init(floor, ceiling, runtime.GOMAXPROCS(0))
 	return p
 }

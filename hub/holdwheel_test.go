@@ -1,0 +1,92 @@
+package hub
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recordReleases returns a wheel whose releases are recorded, and a
+// function that waits until n releases were recorded and returns them.
+func recordReleases(t *testing.T) (*holdWheel, func(n int) map[*h1conn][]time.Time) {
+	var mu sync.Mutex
+	got := map[*h1conn][]time.Time{}
+	count := 0
+	w := newHoldWheel(func(c *h1conn, at time.Time) {
+		now := time.Now()
+		mu.Lock()
+		got[c] = append(got[c], now)
+		count++
+		mu.Unlock()
+	})
+	t.Cleanup(func() { w.timer.Stop() })
+	wait := func(n int) map[*h1conn][]time.Time {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			c := count
+			mu.Unlock()
+			if c >= n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d holds released", c, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+	return w, wait
+}
+
+// TestHoldWheelReleasesEachHoldOnceAndNotBeforeItsMoment: holds added in
+// any order, some already due, each end exactly once and never early.
+func TestHoldWheelReleasesEachHoldOnceAndNotBeforeItsMoment(t *testing.T) {
+	w, wait := recordReleases(t)
+	const n = 500
+	conns := make([]*h1conn, n)
+	ats := map[*h1conn]time.Time{}
+	now := time.Now()
+	for i := range conns {
+		conns[i] = &h1conn{}
+		at := now.Add(time.Duration(rand.IntN(80)-10) * time.Millisecond)
+		ats[conns[i]] = at
+		w.add(conns[i], at)
+	}
+	got := wait(n)
+	for _, c := range conns {
+		r := got[c]
+		if len(r) != 1 {
+			t.Fatalf("a hold was released %d times", len(r))
+		}
+		if r[0].Before(ats[c]) {
+			t.Fatalf("a hold ending at %v was released %v early", ats[c], ats[c].Sub(r[0]))
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending != 0 || w.armed != -1 {
+		t.Fatalf("after every release: %d pending, timer armed for tick %d", w.pending, w.armed)
+	}
+}
+
+// TestHoldWheelReleasesAHoldBeyondItsRing: a moment further than the ring
+// reaches is released early (the connection then holds again), not lost.
+func TestHoldWheelReleasesAHoldBeyondItsRing(t *testing.T) {
+	w, wait := recordReleases(t)
+	c := &h1conn{}
+	w.add(c, time.Now().Add(time.Hour))
+	if got := wait(1); len(got[c]) != 1 {
+		t.Fatalf("released %d times", len(got[c]))
+	}
+}
+
+func TestHoldWheelCoversTheWidestWindow(t *testing.T) {
+	if maxCoalesceWindow >= (holdSlots-1)*holdTick {
+		t.Fatalf("the coalescing window reaches %v, the hold wheel only %v", maxCoalesceWindow, (holdSlots-1)*holdTick)
+	}
+}
