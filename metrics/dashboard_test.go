@@ -117,12 +117,13 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatalf("%s: %v", dashboardPath, err)
 	}
-	// The Redis metrics are registered when a Redis transport asks for
-	// them, the auth caches' when the command wires them, the publish
+	// The Redis and bolt metrics are registered when their transport
+	// asks for them, the auth caches' when the command wires them, the publish
 	// loop's when a hub is built; the dashboard
 	// has panels for them, so they count here.
 	m := metrics.New()
 	m.Redis()
+	m.Bolt()
 	m.AuthCaches(func() []metrics.CacheStats { return nil })
 	m.PublishLoop(func() (uint64, uint64, uint64) { return 0, 0, 0 })
 	families, err := m.Registry().Gather()

@@ -52,6 +52,8 @@ type Metrics struct {
 
 	redisOnce              sync.Once // registers redis (redis.go) on first use
 	redis                  *RedisMetrics
+	boltOnce               sync.Once // registers bolt (bolt.go) on first use
+	bolt                   *BoltMetrics
 	subscriptionEvents     prometheus.Counter
 	subscriptionEventBytes prometheus.Gauge
 

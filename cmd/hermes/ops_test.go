@@ -5,7 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,6 +216,29 @@ func TestServeMetricsCountThePublishLoop(t *testing.T) {
 		"hermes_publish_loop_requests_total":           "2",
 		"hermes_publish_connections_handed_back_total": "1",
 	})
+}
+
+// A bolt history reports its commits: how long they take (fsync included)
+// and how many events they store.
+func TestServeMetricsObserveHistoryCommits(t *testing.T) {
+	s := startServe(t, nil, "--dev", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--transport", "bolt://"+filepath.Join(t.TempDir(), "hermes.db"))
+	admin := adminURL(t, s)
+	checkMetrics(t, admin, map[string]string{
+		"hermes_history_commit_duration_seconds_count": "0",
+		"hermes_history_committed_events_total":        "0",
+	})
+	pubToken := stdoutField(t, s, "Publisher token")
+	for i := range 2 {
+		mustPublish(t, http.DefaultClient, s.URL+"/.well-known/mercure", pubToken, url.Values{"topic": {devTopic}, "data": {fmt.Sprint(i)}})
+	}
+	body := checkMetrics(t, admin, map[string]string{
+		"hermes_history_commit_duration_seconds_count": "2",
+		"hermes_history_committed_events_total":        "2",
+	})
+	if sum, err := strconv.ParseFloat(metricValue(body, "hermes_history_commit_duration_seconds_sum"), 64); err != nil || sum <= 0 {
+		t.Errorf("hermes_history_commit_duration_seconds_sum = %q, want a positive duration", metricValue(body, "hermes_history_commit_duration_seconds_sum"))
+	}
 }
 
 func TestServeAdminWithoutPProf(t *testing.T) {

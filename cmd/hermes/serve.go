@@ -385,6 +385,9 @@ func openTransport(spec transportSpec, logger *slog.Logger, m *metrics.Metrics) 
 	case "bolt":
 		opts := spec.bolt
 		opts.Logger = logger
+		if m != nil {
+			opts.Metrics = m.Bolt()
+		}
 		t, err := bolt.Open(spec.boltPath, opts)
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", spec.boltPath, err)

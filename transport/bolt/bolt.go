@@ -589,6 +589,9 @@ func (t *Transport) commit(batch []*request) bool {
 			ev.Seq = seq
 		}
 	}
+	if t.opts.Metrics != nil {
+		t.opts.Metrics.HistoryCommit(int(seq-last), time.Since(start))
+	}
 	t.last.Store(seq)
 	t.mintLast = mintLast
 	t.applyTrim(st)

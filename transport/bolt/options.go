@@ -62,6 +62,8 @@ type Options struct {
 	// Logger receives the rare problems the transport cannot return to a
 	// caller (a corrupt record met by retention). nil: slog.Default().
 	Logger *slog.Logger
+	// Metrics observes every commit of appends. nil: none.
+	Metrics Metrics
 }
 
 // faults are the failures a test injects.
