@@ -70,17 +70,19 @@ func (c *coalescer) current() time.Duration { return time.Duration(c.window.Load
 // account adds a worker's run that started at start (runs of workers at
 // the same time add up, and a run waiting in the poller for room in a slow
 // client's socket counts: both are a pool falling behind), and once a period
-// has passed, moves the window by how busy the pool was in it.
-func (c *coalescer) account(start int64) {
+// has passed, moves the window by how busy the pool was in it. It returns
+// the clock it read, which the worker takes as its next run's start.
+func (c *coalescer) account(start int64) int64 {
 	now := c.clock()
 	busy := c.busy.Add(now - start)
 	ps := c.periodStart.Load()
 	elapsed := now - ps
 	if elapsed < int64(coalescePeriod) || !c.periodStart.CompareAndSwap(ps, now) {
-		return
+		return now
 	}
 	c.busy.Add(-busy) // what later runs add belongs to the new period
 	c.adjust(float64(busy) / float64(elapsed*c.procs))
+	return now
 }
 
 // adjust widens the window by half when the pool was busier than

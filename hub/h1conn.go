@@ -184,7 +184,7 @@ func (c *h1conn) framesQueued() {
 		if hold := c.lastWrite.Add(c.st.h.writers.coalesce.current()); now.Before(hold) {
 			if c.holdUntil.IsZero() {
 				c.holdUntil = hold
-				c.st.h.writers.holds.add(c, hold)
+				c.st.h.writers.holds.add(c, hold, now)
 			}
 			c.mu.Unlock()
 			return
@@ -313,7 +313,7 @@ func (c *h1conn) run() {
 		// Added even when c holds for this moment already: this run may
 		// be the wheel's early release of a moment beyond its ring.
 		c.holdUntil = hold
-		h.writers.holds.add(c, hold)
+		h.writers.holds.add(c, hold, now)
 		c.arm(now)
 		c.idleOrAgain()
 		return
@@ -333,7 +333,7 @@ func (c *h1conn) run() {
 		}
 	}
 	if wrote {
-		if err := c.send(buf.frame(c.chunked), st.writeDeadline(now)); err != nil {
+		if err := c.send(buf.frame(c.chunked), st.writeDeadline(now), now); err != nil {
 			c.finish(c.failReason(err), true)
 			return
 		}
@@ -365,7 +365,7 @@ func (c *h1conn) idleOrAgain() {
 var errAborted = errors.New("stream stopped")
 
 // send writes b in one write under deadline; stop can break it.
-func (c *h1conn) send(b []byte, deadline time.Time) error {
+func (c *h1conn) send(b []byte, deadline, now time.Time) error {
 	c.mu.Lock()
 	if c.abort {
 		c.mu.Unlock()
@@ -375,7 +375,7 @@ func (c *h1conn) send(b []byte, deadline time.Time) error {
 	// Setting a deadline costs a timer update in the runtime's poller; the
 	// one set by an earlier write is kept while at least half of a
 	// DispatchTimeout is left of it and it is not later than this write's.
-	if keep := c.deadline; keep.IsZero() || keep.After(deadline) || time.Until(keep) < c.st.h.cfg.DispatchTimeout/2 {
+	if keep := c.deadline; keep.IsZero() || keep.After(deadline) || keep.Sub(now) < c.st.h.cfg.DispatchTimeout/2 {
 		_ = c.conn.SetWriteDeadline(deadline)
 		c.deadline = deadline
 	}

@@ -58,9 +58,8 @@ func (w *holdWheel) tick(t time.Time) int64 {
 	return int64((t.Sub(w.epoch) + holdTick - 1) / holdTick)
 }
 
-// add holds c until at.
-func (w *holdWheel) add(c *h1conn, at time.Time) {
-	now := time.Now()
+// add holds c until at; now is the caller's clock reading.
+func (w *holdWheel) add(c *h1conn, at, now time.Time) {
 	// A moment past is due now; one beyond the ring is released early,
 	// and c holds again.
 	cur := int64(now.Sub(w.epoch) / holdTick)

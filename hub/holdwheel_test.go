@@ -55,7 +55,7 @@ func TestHoldWheelReleasesEachHoldOnceAndNotBeforeItsMoment(t *testing.T) {
 		conns[i] = &h1conn{}
 		at := now.Add(time.Duration(rand.IntN(80)-10) * time.Millisecond)
 		ats[conns[i]] = at
-		w.add(conns[i], at)
+		w.add(conns[i], at, time.Now())
 	}
 	got := wait(n)
 	for _, c := range conns {
@@ -79,7 +79,7 @@ func TestHoldWheelReleasesEachHoldOnceAndNotBeforeItsMoment(t *testing.T) {
 func TestHoldWheelReleasesAHoldBeyondItsRing(t *testing.T) {
 	w, wait := recordReleases(t)
 	c := &h1conn{}
-	w.add(c, time.Now().Add(time.Hour))
+	w.add(c, time.Now().Add(time.Hour), time.Now())
 	if got := wait(1); len(got[c]) != 1 {
 		t.Fatalf("released %d times", len(got[c]))
 	}

@@ -62,6 +62,7 @@ func (p *writerPool) submit(c *h1conn) {
 // work serves queued connections until the queue is empty.
 func (p *writerPool) work() {
 	served := 0
+	start := p.coalesce.clock()
 	for {
 		p.mu.Lock()
 		if p.head == len(p.queue) {
@@ -80,11 +81,12 @@ func (p *writerPool) work() {
 			p.queue, p.head = p.queue[:n], 0
 		}
 		p.mu.Unlock()
-		start := p.coalesce.clock()
 		c.run()
-		p.coalesce.account(start)
+		// One clock reading ends this run and starts the next.
+		start = p.coalesce.account(start)
 		if served++; served%yieldEvery == 0 {
 			runtime.Gosched()
+			start = p.coalesce.clock() // the time given away is not the pool's
 		}
 	}
 }
