@@ -370,6 +370,22 @@ func (t *Transport) submit(ctx context.Context, op string, evs []*transport.Even
 
 // run is the writer goroutine.
 func (t *Transport) run() {
+	if !t.opts.NoSync {
+		// The writer keeps an OS thread of its own, which sleeps in
+		// fdatasync most of the time. Why: the kernel's scheduler
+		// serves a thread that mostly sleeps as soon as it wakes, and
+		// the writer's short bursts of work between and after its syncs
+		// (bbolt's pages, the second sync, the answers) then run at
+		// once; on a thread shared with the publishers' goroutines they
+		// waited for that thread's turn behind their work. Measured with
+		// 64 publishers on one core, interleaved: 32,900-35,800
+		// publishes/s against 26,000-28,900, and less CPU per publish
+		// (23-25 µs against 28-32); 16 publishers +15 %; on two cores
+		// +4-7 %; one publisher alone within noise (README, "What
+		// limits durable publishing").
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	defer close(t.done)
 	// Requests still queued were not stored; later ones are refused.
 	defer func() {
