@@ -37,6 +37,7 @@ func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	nd := net.Dialer{Timeout: d.timeout, KeepAlive: -1}
 	if len(d.locals) > 0 {
 		nd.LocalAddr = &net.TCPAddr{IP: d.locals[d.next.Add(1)%uint64(len(d.locals))]}
+		nd.Control = bindWithoutPort
 	}
 	c, err := nd.DialContext(ctx, network, addr)
 	if tc, ok := c.(*net.TCPConn); ok && err == nil {
