@@ -233,12 +233,11 @@ func (c *h1conn) drain() {
 // woken, unless a run has written or held anew since (the hold is stale).
 func (c *h1conn) holdEnded(at time.Time) {
 	c.mu.Lock()
-	if !c.holdUntil.Equal(at) {
-		c.mu.Unlock()
-		return
-	}
+	current := c.holdUntil.Equal(at)
 	c.mu.Unlock()
-	c.wake()
+	if current {
+		c.wake()
+	}
 }
 
 // arm sets the timer to the next moment c has something to do: its next

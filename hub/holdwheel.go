@@ -35,9 +35,8 @@ type holdWheel struct {
 }
 
 type heldConn struct {
-	c    *h1conn
-	at   time.Time
-	tick int64
+	c  *h1conn
+	at time.Time
 }
 
 const (
@@ -66,7 +65,7 @@ func (w *holdWheel) add(c *h1conn, at, now time.Time) {
 	tick := min(max(w.tick(at), cur), cur+holdSlots-1)
 	w.mu.Lock()
 	s := &w.slots[tick%holdSlots]
-	*s = append(*s, heldConn{c: c, at: at, tick: tick})
+	*s = append(*s, heldConn{c: c, at: at})
 	w.pending++
 	if w.armed < 0 || tick < w.armed {
 		w.armed = tick
